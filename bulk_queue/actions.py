@@ -1,0 +1,111 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""The actions a bulk job can apply to each record.
+
+Built-in actions go through the document model, so validations, hooks and permissions run. Other apps
+register more in their ``hooks.py``::
+
+	bulk_queue_actions = {
+		"recalculate": "my_app.bulk.recalculate",  # fn(doc, values) -> None
+		"archive": {"method": "my_app.bulk.archive", "ptype": "write", "label": "Archive"},
+	}
+
+The function receives the loaded document (permission for ``ptype`` already checked for the requesting
+user) and the job's ``values`` dict. It must not commit or roll back: bulk_queue owns the transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import frappe
+from frappe import _
+
+ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+PTYPES = ("read", "write", "submit", "cancel", "delete", "create", "amend")
+
+
+@dataclass(frozen=True)
+class Action:
+	"""One registered action: its name, the permission it needs and what it does."""
+
+	name: str
+	ptype: str
+	apply: Callable[[Any, dict], Any]
+	label: str = ""
+	needs_values: bool = False
+	needs_submittable: bool = False
+
+
+def _save(doc, values: dict) -> None:
+	doc.save()
+
+
+def _set_value(doc, values: dict) -> None:
+	doc.update(values)
+	doc.save()
+
+
+def _submit(doc, values: dict) -> None:
+	doc.submit()
+
+
+def _cancel(doc, values: dict) -> None:
+	doc.cancel()
+
+
+def _delete(doc, values: dict) -> None:
+	frappe.delete_doc(doc.doctype, doc.name, ignore_missing=False)
+
+
+BUILTIN = {
+	"save": Action("save", "write", _save, label="Save"),
+	"set_value": Action("set_value", "write", _set_value, label="Set Value", needs_values=True),
+	"submit": Action("submit", "submit", _submit, label="Submit", needs_submittable=True),
+	"cancel": Action("cancel", "cancel", _cancel, label="Cancel", needs_submittable=True),
+	"delete": Action("delete", "delete", _delete, label="Delete"),
+}
+
+
+def get_actions() -> dict[str, Action]:
+	"""Built-in actions plus those registered by installed apps (later apps override earlier)."""
+	actions = dict(BUILTIN)
+	for name, specs in (frappe.get_hooks("bulk_queue_actions") or {}).items():
+		spec = specs[-1] if isinstance(specs, list) else specs
+		if isinstance(spec, str):
+			spec = {"method": spec}
+		if not ACTION_NAME.match(name) or not isinstance(spec, dict) or not spec.get("method"):
+			continue
+		actions[name] = Action(
+			name=name,
+			ptype=spec.get("ptype") if spec.get("ptype") in PTYPES else "write",
+			apply=_lazy(spec["method"]),
+			label=spec.get("label") or name,
+		)
+	return actions
+
+
+def get_action(name: str) -> Action:
+	"""The action called ``name``, or a clear error listing the available ones."""
+	actions = get_actions()
+	if not isinstance(name, str) or name not in actions:
+		frappe.throw(
+			_("Unknown bulk action {0}. Available actions: {1}").format(
+				frappe.bold(str(name)), ", ".join(sorted(actions))
+			),
+			title=_("Invalid Action"),
+		)
+	return actions[name]
+
+
+def _lazy(method: str) -> Callable[[Any, dict], Any]:
+	"""Resolve the dotted path only when the action runs, in the worker."""
+
+	def apply(doc, values: dict):
+		return frappe.get_attr(method)(doc, values)
+
+	apply.__qualname__ = method
+	return apply

@@ -1,0 +1,35 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+
+from frappe.model.document import Document
+
+
+class BulkQueueChunk(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		bulk_job: DF.Link
+		chunk_no: DF.Int
+		done_upto: DF.Int
+		ended_at: DF.Datetime | None
+		failed: DF.Int
+		heartbeat: DF.Datetime | None
+		lost_at: DF.Int
+		lost_count: DF.Int
+		names: DF.Code | None
+		queued_at: DF.Datetime | None
+		rq_job_id: DF.Data | None
+		started_at: DF.Datetime | None
+		status: DF.Literal["Pending", "Queued", "Running", "Done", "Cancelled"]
+		succeeded: DF.Int
+		token: DF.Int
+		total: DF.Int
+		worker: DF.Data | None
+	# end: auto-generated types
+
+	pass

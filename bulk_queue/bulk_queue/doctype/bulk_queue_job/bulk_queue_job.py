@@ -1,0 +1,66 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+
+import frappe
+from frappe import _
+from frappe.model.document import Document
+from frappe.query_builder import Interval
+from frappe.query_builder.functions import Now
+
+FINISHED = ("Completed", "Completed with Errors", "Failed", "Cancelled")
+ACTIVE = ("Queued", "Running")
+
+
+class BulkQueueJob(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		action: DF.Data
+		chunk_size: DF.Int
+		chunks: DF.Int
+		ended_at: DF.Datetime | None
+		error: DF.LongText | None
+		failed: DF.Int
+		processed: DF.Int
+		queue: DF.Literal["short", "default", "long"]
+		reference_doctype: DF.Link
+		retries: DF.Int
+		selection_hash: DF.Data | None
+		started_at: DF.Datetime | None
+		status: DF.Literal["Queued", "Running", "Completed", "Completed with Errors", "Failed", "Cancelled"]
+		succeeded: DF.Int
+		timeout: DF.Int
+		total: DF.Int
+		user: DF.Link | None
+		values: DF.Code | None
+	# end: auto-generated types
+
+	def on_trash(self):
+		if self.status in ACTIVE:
+			frappe.throw(
+				_("Bulk Queue Job {0} is still {1}; cancel it before deleting it.").format(
+					self.name, _(self.status)
+				)
+			)
+		for doctype in ("Bulk Queue Failure", "Bulk Queue Chunk"):
+			frappe.db.delete(doctype, {"bulk_job": self.name})
+
+	@staticmethod
+	def clear_old_logs(days=90):
+		"""Delete finished jobs older than ``days`` with their chunks and failures (log clearing hook)."""
+		job = frappe.qb.DocType("Bulk Queue Job")
+		old = (
+			frappe.qb.from_(job)
+			.select(job.name)
+			.where(job.status.isin(FINISHED) & (job.modified < (Now() - Interval(days=days))))
+			.run(pluck=True)
+		)
+		for names in (old[i : i + 500] for i in range(0, len(old), 500)):
+			for doctype in ("Bulk Queue Failure", "Bulk Queue Chunk"):
+				frappe.db.delete(doctype, {"bulk_job": ("in", names)})
+			frappe.db.delete("Bulk Queue Job", {"name": ("in", names)})

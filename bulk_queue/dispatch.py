@@ -1,0 +1,272 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Recording a bulk job and putting its chunks on the RQ queues.
+
+Lock order, everywhere in the app: the Bulk Queue Job row first (``SELECT ... FOR UPDATE``), then its
+chunk rows. Every change to a chunk's status or token happens under the job's row lock, so two workers
+finishing at once never queue the same chunk twice and the last one to finish sees exact counters.
+
+At most ``bulk_queue_max_queued_chunks`` chunks of one job are Queued or Running at a time (the
+window); a chunk that finishes queues the next Pending ones. A million-record job therefore never puts
+thousands of jobs on Redis.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import frappe
+from frappe.utils import now_datetime
+
+from bulk_queue import settings
+from bulk_queue.utils.selection import chunked
+
+RUN_CHUNK = "bulk_queue.tasks.bulk.run_chunk"
+JOB = "Bulk Queue Job"
+CHUNK = "Bulk Queue Chunk"
+
+
+def rq_job_id(bulk_job: str, chunk_no: int, token: int) -> str:
+	"""Readable, deterministic RQ job id of one try of one chunk (Frappe prefixes the site)."""
+	return f"bulk_queue:{bulk_job}:chunk-{chunk_no:04d}:try-{token}"
+
+
+def selection_hash(doctype: str, action: str, names: list[str], values: dict) -> str:
+	"""Fingerprint of a request, used to hand back the running job on a double submit."""
+	payload = json.dumps([doctype, action, sorted(names), values], sort_keys=True, default=str)
+	return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def create_job(
+	*,
+	doctype: str,
+	action: str,
+	names: list[str],
+	values: dict,
+	chunk_size: int,
+	queue: str,
+	timeout: int,
+	user: str,
+	fingerprint: str | None = None,
+) -> str:
+	"""Insert the Bulk Queue Job and its Pending chunks in the current transaction; return the name."""
+	job = frappe.get_doc(
+		{
+			"doctype": JOB,
+			"reference_doctype": doctype,
+			"action": action,
+			"values": json.dumps(values, sort_keys=True, default=str) if values else None,
+			"user": user,
+			"status": "Queued",
+			"queue": queue,
+			"chunk_size": chunk_size,
+			"timeout": timeout,
+			"total": len(names),
+			"selection_hash": fingerprint,
+		}
+	)
+	job.insert(ignore_permissions=True)
+	chunks = insert_chunks(job.name, chunked(names, chunk_size), owner=user)
+	frappe.db.set_value(JOB, job.name, "chunks", chunks, update_modified=False)
+	return job.name
+
+
+def insert_chunks(bulk_job: str, batches, *, owner: str, first_no: int = 1) -> int:
+	"""Bulk-insert Pending chunk rows for ``batches`` (lists of names); return how many were added."""
+	now = now_datetime()
+	fields = [
+		"name", "creation", "modified", "owner", "modified_by", "docstatus", "idx",
+		"bulk_job", "chunk_no", "status", "names", "total",
+		"done_upto", "succeeded", "failed", "token", "lost_count", "lost_at",
+	]  # fmt: skip
+	rows = []
+	added = 0
+	for offset, batch in enumerate(batches):
+		chunk_no = first_no + offset
+		rows.append(
+			(
+				f"{bulk_job}-{chunk_no:05d}", now, now, owner, owner, 0, 0,
+				bulk_job, chunk_no, "Pending", json.dumps(batch), len(batch),
+				0, 0, 0, 0, 0, 0,
+			)  # fmt: skip
+		)
+		added += 1
+		if len(rows) >= 500:
+			frappe.db.bulk_insert(CHUNK, fields, rows)
+			rows = []
+	if rows:
+		frappe.db.bulk_insert(CHUNK, fields, rows)
+	return added
+
+
+def lock_job(bulk_job: str) -> frappe._dict | None:
+	"""Lock the job row (latest committed version) and return it; None when it is gone."""
+	rows = frappe.db.sql(
+		f"""select name, status, reference_doctype, action, `values`, user, queue, timeout,
+			total, processed, succeeded, failed
+		from `tab{JOB}` where name=%s for update""",
+		bulk_job,
+		as_dict=True,
+	)
+	return rows[0] if rows else None
+
+
+def claim_window(job: frappe._dict) -> list[frappe._dict]:
+	"""Mark as many Pending chunks Queued as the window allows; the caller holds the job's row lock.
+
+	Returns the claimed chunks with their new token; enqueue them (``enqueue_chunks``) only after the
+	transaction is committed, so a worker never starts a chunk it cannot see yet.
+	"""
+	if job.status not in ("Queued", "Running"):
+		return []
+	in_flight = frappe.db.sql(
+		f"""select count(*) from `tab{CHUNK}`
+		where bulk_job=%s and status in ('Queued', 'Running') for update""",
+		job.name,
+	)[0][0]
+	free = settings.get("bulk_queue_max_queued_chunks") - in_flight
+	if free <= 0:
+		return []
+	rows = frappe.db.sql(
+		f"""select name, chunk_no, token from `tab{CHUNK}`
+		where bulk_job=%s and status='Pending' order by chunk_no limit %s for update""",
+		(job.name, free),
+		as_dict=True,
+	)
+	now = now_datetime()
+	for row in rows:
+		row.token += 1
+		row.bulk_job = job.name
+		frappe.db.sql(
+			f"""update `tab{CHUNK}` set status='Queued', token=%s, queued_at=%s,
+				rq_job_id=%s, modified=%s where name=%s""",
+			(row.token, now, rq_job_id(job.name, row.chunk_no, row.token), now, row.name),
+		)
+	return rows
+
+
+def enqueue_chunks(job: frappe._dict, chunks: list[frappe._dict]) -> int:
+	"""Put claimed chunks on RQ. A Redis failure is left to recovery, which re-enqueues them."""
+	enqueued = 0
+	for chunk in chunks:
+		try:
+			frappe.enqueue(
+				RUN_CHUNK,
+				queue=job.queue,
+				timeout=job.timeout or None,
+				job_id=rq_job_id(job.name, chunk.chunk_no, chunk.token),
+				chunk=chunk.name,
+				token=chunk.token,
+			)
+			enqueued += 1
+		except Exception:
+			frappe.log_error(
+				title=f"bulk_queue: could not enqueue {chunk.name}",
+				reference_doctype=JOB,
+				reference_name=job.name,
+			)
+			break
+	return enqueued
+
+
+def chunk_timeout(queue: str, requested: int | None = None) -> int:
+	"""Seconds one chunk job may run: the request, the site setting, or the queue's own timeout."""
+	from frappe.utils.background_jobs import get_queues_timeout
+
+	return (
+		int(requested or 0)
+		or settings.get("bulk_queue_chunk_timeout")
+		or get_queues_timeout().get(queue)
+		or 300
+	)
+
+
+def cancel_job(bulk_job: str) -> frappe._dict:
+	"""Cancel an active job: queued chunks never run, running ones stop at their next commit.
+
+	Uncommitted work of a running chunk is rolled back by its worker, so the counters keep matching the
+	database. Returns the job's row after the change.
+	"""
+	job = lock_job(bulk_job)
+	if not job:
+		frappe.throw(frappe._("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
+	if job.status not in ("Queued", "Running"):
+		frappe.db.rollback()
+		return job
+	now = now_datetime()
+	queued = frappe.db.sql(
+		f"""select name, rq_job_id from `tab{CHUNK}` where bulk_job=%s and status in ('Pending', 'Queued')
+		for update""",
+		bulk_job,
+		as_dict=True,
+	)
+	frappe.db.sql(
+		f"""update `tab{CHUNK}` set status='Cancelled', ended_at=%s, modified=%s
+		where bulk_job=%s and status in ('Pending', 'Queued')""",
+		(now, now, bulk_job),
+	)
+	frappe.db.sql(f"update `tab{JOB}` set status='Cancelled', ended_at=%s where name=%s", (now, bulk_job))
+	frappe.db.commit()
+	_drop_rq_jobs([c.rq_job_id for c in queued if c.rq_job_id])
+	job.status = "Cancelled"
+	return job
+
+
+def _drop_rq_jobs(job_ids: list[str]) -> None:
+	"""Remove queued RQ jobs (best effort: a job that starts anyway sees the Cancelled status)."""
+	from frappe.utils.background_jobs import get_job
+
+	for job_id in job_ids:
+		try:
+			rq_job = get_job(job_id)
+			if rq_job and rq_job.get_status() == "queued":
+				rq_job.cancel()
+				rq_job.delete()
+		except Exception:
+			pass
+
+
+def retry_failed(bulk_job: str) -> int:
+	"""Re-enqueue the failed records of a finished job as new chunks; return how many.
+
+	The failure rows stay as history, marked ``retried``; the job's ``processed`` and ``failed``
+	counters drop by the retried records and grow again as the new chunks report.
+	"""
+	job = lock_job(bulk_job)
+	if not job:
+		frappe.throw(frappe._("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
+	if job.status not in ("Completed with Errors", "Failed"):
+		frappe.throw(
+			frappe._("Only failures of a finished job can be retried; Bulk Queue Job {0} is {1}.").format(
+				bulk_job, frappe._(job.status)
+			)
+		)
+	failures = frappe.db.sql(
+		"""select name, reference_name from `tabBulk Queue Failure`
+		where bulk_job=%s and retried=0 order by creation for update""",
+		bulk_job,
+		as_dict=True,
+	)
+	if not failures:
+		frappe.db.rollback()
+		return 0
+	names = list(dict.fromkeys(f.reference_name for f in failures))
+	frappe.db.sql(
+		"update `tabBulk Queue Failure` set retried=1 where bulk_job=%s and retried=0",
+		bulk_job,
+	)
+	last_no = frappe.db.sql(f"select coalesce(max(chunk_no), 0) from `tab{CHUNK}` where bulk_job=%s", bulk_job)[0][0]
+	size = frappe.db.get_value(JOB, bulk_job, "chunk_size") or settings.get("bulk_queue_default_chunk_size")
+	added = insert_chunks(bulk_job, chunked(names, size), owner=job.user or frappe.session.user, first_no=last_no + 1)
+	# A cancelled job's never-run records are not failures; only the failed ones are retried here.
+	frappe.db.sql(
+		f"""update `tab{JOB}` set status='Queued', ended_at=null, processed=processed-%s,
+			failed=failed-%s, chunks=chunks+%s, total=total-%s+%s where name=%s""",
+		(len(failures), len(failures), added, len(failures), len(names), bulk_job),
+	)
+	job.status = "Queued"
+	claimed = claim_window(job)
+	frappe.db.commit()
+	enqueue_chunks(job, claimed)
+	return len(names)

@@ -1,0 +1,44 @@
+app_name = "bulk_queue"
+app_title = "Bulk Queue"
+app_publisher = "bulk_queue contributors"
+app_description = "Process thousands to millions of Frappe documents in the background, safely, with live progress"
+app_email = "dev@bulk-queue.invalid"
+app_license = "mit"
+
+# Apps
+# ------------------
+
+required_apps = ["frappe"]
+
+# Scheduled Tasks
+# ---------------
+
+scheduler_events = {
+	"cron": {
+		# find chunks whose worker died, timed out or vanished with Redis, and re-enqueue them
+		"* * * * *": ["bulk_queue.tasks.recovery.recover"],
+	},
+}
+
+# Jobs
+# ----
+# every job a worker starts also looks (throttled) for lost chunks, so recovery does not depend on the
+# scheduler alone: a dormant site runs its scheduled jobs only once a day.
+before_job = ["bulk_queue.tasks.recovery.maybe_recover"]
+
+# Log clearing
+# ------------
+
+default_log_clearing_doctypes = {
+	"Bulk Queue Job": 90,
+}
+
+# Automatically update python controller files with type annotations for this app.
+export_python_type_annotations = True
+
+# Bulk actions
+# ------------
+# Other apps register actions the same way:
+# bulk_queue_actions = {"my_action": "my_app.module.function"}  # function(doc, values)
+# and get called when a bulk job finishes:
+# bulk_queue_on_complete = ["my_app.module.on_bulk_job_complete"]  # function(bulk_job_name)

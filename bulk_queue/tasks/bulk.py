@@ -1,0 +1,447 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""What RQ workers run: one chunk of a bulk job.
+
+Exactly-once effect rests on the chunk's watermark, ``done_upto``: the number of the chunk's records
+whose outcome is committed. It is written in the same transaction as those records' changes (and their
+failure rows), so after any crash the database says precisely which records are done, and a re-run
+resumes after them. Only the RQ job carrying the chunk's current ``token`` may commit; a zombie from an
+earlier try finds the token changed at its next commit and rolls back.
+
+Inside a transaction every record has its own savepoint: a failing record is rolled back to it and
+recorded as failed, the others stay. Transient errors (deadlock, lock wait timeout, lost connection,
+``RetryBackgroundJobError``) are retried with backoff; a deadlock or a lost connection ends the whole
+transaction, so the records since the last commit are replayed from the watermark.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import time
+from dataclasses import dataclass
+
+import frappe
+from frappe.utils import now_datetime
+from frappe.utils.html_utils import clean_html
+from rq.timeouts import JobTimeoutException
+
+from bulk_queue import dispatch, progress, settings
+from bulk_queue.actions import get_action
+from bulk_queue.utils.backoff import backoff_delay
+
+JOB = dispatch.JOB
+CHUNK = dispatch.CHUNK
+FAILURE = "Bulk Queue Failure"
+
+# MariaDB/MySQL client error codes that mean the connection (and its transaction) is gone.
+CONNECTION_LOST = {2003, 2006, 2013, 2055, 1927, 4031}
+MAX_REPLAYS = 20
+
+
+def run_chunk(chunk: str, token: int) -> None:
+	"""RQ entry point: process one chunk of a bulk job (``chunk`` is the Bulk Queue Chunk name)."""
+	ChunkRunner(chunk, int(token)).run()
+
+
+class _TransactionLost(Exception):
+	"""The open transaction was rolled back underneath us (deadlock victim, lost connection)."""
+
+
+class _Stop(Exception):
+	"""Stop this run quietly: cancelled, superseded by a newer try, or handed to a continuation."""
+
+
+@dataclass
+class _Batch:
+	"""Outcomes since the last commit."""
+
+	start: int
+	succeeded: int = 0
+	failed: int = 0
+
+
+class ChunkRunner:
+	"""Processes one chunk from its watermark to its end, committing every few records."""
+
+	def __init__(self, chunk: str, token: int) -> None:
+		self.chunk = chunk
+		self.token = token
+		self.commit_every = max(1, settings.get("bulk_queue_commit_every"))
+		self.commit_interval = settings.get("bulk_queue_commit_interval")
+		self.max_attempts = max(1, settings.get("bulk_queue_max_attempts"))
+		self.transient_failures: dict[int, int] = {}
+		self.forced_failures: dict[int, tuple[str, str, str, int]] = {}
+		self.unflushed_retries = 0
+		self.tx_event: str | None = None
+
+	# -- lifecycle --------------------------------------------------------------------------------
+
+	def run(self) -> None:
+		try:
+			if not self._claim():
+				return
+			replays = 0
+			while True:
+				try:
+					self._process()
+					return
+				except _TransactionLost:
+					replays += 1
+					if replays > MAX_REPLAYS:
+						raise
+					self._reset_transaction()
+					time.sleep(backoff_delay(min(replays, 6)))
+					if not self._reload():
+						return
+		except _Stop:
+			return
+
+	def _claim(self) -> bool:
+		"""Take the chunk for this try: check token and job status, mark it Running, commit."""
+		frappe.db.rollback()
+		bulk_job = frappe.db.get_value(CHUNK, self.chunk, "bulk_job")
+		if not bulk_job:
+			return False
+		job = dispatch.lock_job(bulk_job)
+		row = self._lock_chunk()
+		if not job or not row or row.token != self.token or row.status not in ("Queued", "Running"):
+			frappe.db.rollback()
+			return False
+		now = now_datetime()
+		if job.status not in ("Queued", "Running"):
+			frappe.db.sql(
+				f"update `tab{CHUNK}` set status='Cancelled', ended_at=%s, modified=%s where name=%s",
+				(now, now, self.chunk),
+			)
+			frappe.db.commit()
+			return False
+		frappe.db.sql(
+			f"""update `tab{CHUNK}` set status='Running', started_at=coalesce(started_at, %s),
+				heartbeat=%s, worker=%s, modified=%s where name=%s""",
+			(now, now, f"{socket.gethostname()}:{os.getpid()}", now, self.chunk),
+		)
+		became_running = job.status == "Queued"
+		if became_running:
+			frappe.db.sql(
+				f"""update `tab{JOB}` set status='Running', started_at=coalesce(started_at, %s)
+				where name=%s""",
+				(now, bulk_job),
+			)
+		frappe.db.commit()
+
+		self.job = job
+		self.names = json.loads(row.names or "[]")
+		self.idx = row.done_upto
+		if row.lost_count:
+			# A try of this chunk was lost before: commit every record so a record that kills its
+			# worker is pinned down exactly (see tasks/recovery.py).
+			self.commit_every = 1
+		self.values = json.loads(job["values"]) if job["values"] else {}
+		self.action = get_action(job.action)
+		self.timeout = job.timeout or dispatch.chunk_timeout(job.queue)
+		self.deadline = time.monotonic() + self.timeout - max(2.0, min(60.0, self.timeout * 0.2))
+		# Permissions are checked for the user who asked, whoever enqueued this try.
+		frappe.set_user(job.user or "Administrator")
+		if became_running:
+			progress.publish(bulk_job, force=True)
+		return True
+
+	def _reload(self) -> bool:
+		"""After a lost transaction: resume from the committed watermark if this try still owns it."""
+		row = frappe.db.get_value(CHUNK, self.chunk, ["token", "status", "done_upto"], as_dict=True)
+		if not row or row.token != self.token or row.status != "Running":
+			return False
+		self.idx = row.done_upto
+		return True
+
+	def _reset_transaction(self) -> None:
+		try:
+			frappe.db.rollback()
+		except Exception:
+			try:
+				frappe.db.close()
+			except Exception:
+				pass
+			frappe.db.connect()
+
+	# -- the loop ---------------------------------------------------------------------------------
+
+	def _process(self) -> None:
+		self._start_batch()
+		while self.idx < len(self.names):
+			if time.monotonic() >= self.deadline:
+				self._flush(continue_later=True)
+				return
+			self._apply(self.names[self.idx])
+			self.idx += 1
+			if (
+				self.tx_event == "commit"  # the action committed: make the watermark follow at once
+				or self.idx - self.batch.start >= self.commit_every
+				or time.monotonic() - self.batch_started >= self.commit_interval
+			):
+				self._flush()
+		self._flush(final=True)
+
+	def _start_batch(self) -> None:
+		self.batch = _Batch(start=self.idx)
+		self.batch_started = time.monotonic()
+		self.tx_event = None
+		frappe.db.after_commit.add(self._on_commit)
+		frappe.db.after_rollback.add(self._on_rollback)
+
+	def _on_commit(self) -> None:
+		self.tx_event = "commit"
+
+	def _on_rollback(self) -> None:
+		self.tx_event = "rollback"
+
+	def _apply(self, name: str) -> None:
+		"""Apply the action to one record inside its own savepoint; record a failure if it fails."""
+		if self.idx in self.forced_failures:
+			self._record_failure(name, *self.forced_failures.pop(self.idx))
+			return
+		savepoint = f"bq_rec_{self.idx}"
+		while True:
+			prior = self.transient_failures.get(self.idx, 0)
+			marks = _callback_marks()
+			try:
+				frappe.db.savepoint(savepoint)
+			except Exception as e:
+				raise _TransactionLost from e
+			try:
+				self._run_action(name)
+			except JobTimeoutException:
+				raise
+			except Exception as e:
+				transient = is_transient(e)
+				error = _error_tuple(e)
+				attempts = prior + 1
+				retry = transient and attempts < self.max_attempts
+				if transient:
+					self.transient_failures[self.idx] = attempts
+				if not self._rollback_to(savepoint, marks):
+					if not retry:
+						self.forced_failures[self.idx] = (*error, attempts)
+					elif transient:
+						self.unflushed_retries += 1
+					raise _TransactionLost from e
+				if retry:
+					self.unflushed_retries += 1
+					time.sleep(backoff_delay(attempts))
+					continue
+				self._record_failure(name, *error, attempts)
+				return
+			else:
+				if self.tx_event == "rollback":
+					# The action rolled back the whole transaction: the batch before it is gone.
+					self.forced_failures[self.idx] = (
+						"TransactionRolledBack",
+						"The action rolled back the transaction; bulk actions must not commit or roll back.",
+						"",
+						prior + 1,
+					)
+					raise _TransactionLost
+				if self.tx_event is None:
+					try:
+						frappe.db.release_savepoint(savepoint)
+					except Exception as e:
+						raise _TransactionLost from e
+				self.batch.succeeded += 1
+				return
+			finally:
+				frappe.local.message_log = []
+
+	def _run_action(self, name: str) -> None:
+		doctype = self.job.reference_doctype
+		if not frappe.db.exists(doctype, name):
+			raise frappe.DoesNotExistError(frappe._("{0} {1} not found").format(frappe._(doctype), name))
+		doc = frappe.get_doc(doctype, name)
+		doc.check_permission(self.action.ptype)
+		self.action.apply(doc, self.values)
+
+	def _rollback_to(self, savepoint: str, marks: tuple[int, int, int]) -> bool:
+		"""Undo one record; False when the transaction itself is gone (deadlock, lost connection)."""
+		try:
+			frappe.db.rollback(save_point=savepoint)
+		except Exception:
+			return False
+		_drop_callbacks_after(marks)
+		return True
+
+	def _record_failure(self, name: str, exc_type: str, message: str, tb: str, attempts: int) -> None:
+		doc = frappe.get_doc(
+			{
+				"doctype": FAILURE,
+				"bulk_job": self.job.name,
+				"chunk": self.chunk,
+				"reference_doctype": self.job.reference_doctype,
+				"reference_name": name,
+				"exception_type": exc_type,
+				"error": message[:1000],
+				"traceback": tb,
+				"attempts": attempts,
+			}
+		)
+		doc.db_insert()
+		self.batch.failed += 1
+
+	# -- commit boundary --------------------------------------------------------------------------
+
+	def _flush(self, *, final: bool = False, continue_later: bool = False) -> None:
+		"""Commit the batch together with the watermark and counters, or drop it if we lost the chunk."""
+		try:
+			job = dispatch.lock_job(self.job.name)
+			row = self._lock_chunk()
+		except Exception as e:
+			if is_transient(e):
+				raise _TransactionLost from e
+			raise
+		if not job or not row or row.token != self.token:
+			frappe.db.rollback()
+			raise _Stop
+		if job.status not in ("Queued", "Running"):
+			self._stop_cancelled()
+
+		now = now_datetime()
+		succeeded, failed = self.batch.succeeded, self.batch.failed
+		retries, self.unflushed_retries = self.unflushed_retries, 0
+		status = "Done" if final else ("Queued" if continue_later else "Running")
+		token = self.token + 1 if continue_later else self.token
+		frappe.db.sql(
+			f"""update `tab{CHUNK}` set done_upto=%s, succeeded=succeeded+%s, failed=failed+%s,
+				status=%s, token=%s, heartbeat=%s, modified=%s,
+				ended_at=if(%s, %s, ended_at), queued_at=if(%s, %s, queued_at), rq_job_id=%s
+			where name=%s""",
+			(
+				self.idx, succeeded, failed, status, token, now, now,
+				final, now, continue_later, now,
+				dispatch.rq_job_id(self.job.name, row.chunk_no, token), self.chunk,
+			),  # fmt: skip
+		)
+		frappe.db.sql(
+			f"""update `tab{JOB}` set processed=processed+%s, succeeded=succeeded+%s,
+				failed=failed+%s, retries=retries+%s where name=%s""",
+			(succeeded + failed, succeeded, failed, retries, self.job.name),
+		)
+		claimed = dispatch.claim_window(job) if final else []
+		finished = self._finish_if_done() if final else None
+		try:
+			frappe.db.commit()
+		except Exception as e:
+			self.unflushed_retries += retries
+			if is_transient(e):
+				raise _TransactionLost from e
+			raise
+
+		dispatch.enqueue_chunks(job, claimed)
+		if continue_later:
+			self.token = token
+			dispatch.enqueue_chunks(job, [frappe._dict(name=self.chunk, chunk_no=row.chunk_no, token=token)])
+		progress.publish(self.job.name, force=bool(finished))
+		if finished:
+			_run_completion_hooks(self.job.name)
+		if continue_later:
+			raise _Stop
+		self._start_batch()
+
+	def _finish_if_done(self) -> str | None:
+		"""Set the final status when every record of the job is processed (caller holds the lock)."""
+		counts = frappe.db.sql(
+			f"select total, processed, succeeded, failed from `tab{JOB}` where name=%s for update",
+			self.job.name,
+			as_dict=True,
+		)[0]
+		if counts.processed < counts.total:
+			return None
+		status = final_status(counts)
+		frappe.db.sql(
+			f"update `tab{JOB}` set status=%s, ended_at=%s where name=%s",
+			(status, now_datetime(), self.job.name),
+		)
+		return status
+
+	def _stop_cancelled(self) -> None:
+		"""The job was cancelled while this batch ran: drop the batch, close the chunk, stop."""
+		frappe.db.rollback()
+		dispatch.lock_job(self.job.name)
+		now = now_datetime()
+		frappe.db.sql(
+			f"""update `tab{CHUNK}` set status='Cancelled', ended_at=%s, modified=%s
+			where name=%s and token=%s""",
+			(now, now, self.chunk, self.token),
+		)
+		frappe.db.commit()
+		raise _Stop
+
+	def _lock_chunk(self) -> frappe._dict | None:
+		rows = frappe.db.sql(
+			f"""select name, bulk_job, chunk_no, status, token, names, done_upto, lost_count
+			from `tab{CHUNK}` where name=%s for update""",
+			self.chunk,
+			as_dict=True,
+		)
+		return rows[0] if rows else None
+
+
+def final_status(counts: frappe._dict) -> str:
+	"""Completed, Completed with Errors or Failed, from the job's counters."""
+	if not counts.failed:
+		return "Completed"
+	if counts.succeeded:
+		return "Completed with Errors"
+	return "Failed"
+
+
+def is_transient(e: BaseException) -> bool:
+	"""Errors worth retrying: lock conflicts, a lost connection, or an explicit retry request."""
+	if isinstance(e, (frappe.QueryDeadlockError, frappe.QueryTimeoutError, frappe.RetryBackgroundJobError)):
+		return True
+	import pymysql
+
+	if isinstance(e, pymysql.err.InterfaceError):
+		return True
+	if isinstance(e, pymysql.err.MySQLError) and e.args:
+		return e.args[0] in CONNECTION_LOST or e.args[0] in (1205, 1213)
+	cause = e.__cause__ or e.__context__
+	return cause is not None and cause is not e and isinstance(cause, pymysql.err.MySQLError) and is_transient(cause)
+
+
+def _error_tuple(e: BaseException) -> tuple[str, str, str]:
+	message = str(e) or type(e).__name__
+	try:
+		message = frappe.utils.strip_html_tags(clean_html(message))
+	except Exception:
+		pass
+	return type(e).__name__, message.strip() or type(e).__name__, frappe.get_traceback(with_context=False)
+
+
+def _callback_marks() -> tuple[int, int, int]:
+	log = getattr(frappe.local, "_realtime_log", None)
+	return (
+		len(frappe.db.before_commit._functions),
+		len(frappe.db.after_commit._functions),
+		len(log) if log is not None else -1,
+	)
+
+
+def _drop_callbacks_after(marks: tuple[int, int, int]) -> None:
+	"""Forget commit callbacks and realtime messages queued by a record that was rolled back."""
+	for manager, mark in ((frappe.db.before_commit, marks[0]), (frappe.db.after_commit, marks[1])):
+		while len(manager._functions) > mark:
+			manager._functions.pop()
+	log = getattr(frappe.local, "_realtime_log", None)
+	if log is not None and marks[2] >= 0:
+		del log[marks[2] :]
+
+
+def _run_completion_hooks(bulk_job: str) -> None:
+	"""Call ``bulk_queue_on_complete`` hooks of installed apps with the finished job's name."""
+	for method in frappe.get_hooks("bulk_queue_on_complete") or []:
+		try:
+			frappe.get_attr(method)(bulk_job)
+			frappe.db.commit()
+		except Exception:
+			frappe.db.rollback()
+			frappe.log_error(title=f"bulk_queue completion hook {method}", reference_doctype=JOB, reference_name=bulk_job)

@@ -1,0 +1,242 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Automatic recovery of chunks whose RQ job is gone, failed or abandoned.
+
+Frappe re-runs nothing when a worker is killed, times out or loses Redis. This module finds Queued or
+Running chunks of active bulk jobs whose try is dead and re-enqueues them with a new token; the re-run
+resumes at the chunk's committed watermark, so nothing is applied twice. A chunk lost again and again
+at the same record (a record that kills its worker, or outlasts the timeout) has that one record marked
+failed after ``bulk_queue_max_chunk_attempts`` losses, and the rest continues.
+
+It runs from the scheduler every minute, and from the ``before_job`` hook (throttled) so that any job a
+worker starts - including one of our own chunks - triggers it even when the scheduler is off or the
+site is dormant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+from datetime import datetime
+
+import frappe
+from frappe.utils import now_datetime
+from frappe.utils.background_jobs import get_job, get_redis_conn
+from rq.job import JobStatus
+from rq.worker import Worker
+
+from bulk_queue import dispatch, progress, settings
+
+RECOVER = "bulk_queue.tasks.recovery.recover"
+# Seconds a chunk whose RQ job is missing may go without a heartbeat before it is re-enqueued: a live
+# run commits (and beats) every bulk_queue_commit_interval seconds.
+MISSING_GRACE = 30
+THROTTLE = 20
+
+
+def maybe_recover(method: str | None = None, **kwargs) -> None:
+	"""``before_job`` hook: enqueue a recovery scan at most every THROTTLE seconds per site."""
+	if method == RECOVER:
+		return
+	try:
+		key = frappe.cache.make_key("bulk_queue:recovery-tick")
+		if not frappe.cache.set(key, 1, nx=True, ex=THROTTLE):
+			return
+		if not frappe.db.sql("select 1 from `tabBulk Queue Job` where status in ('Queued', 'Running') limit 1"):
+			return
+		frappe.enqueue(RECOVER, queue="short", job_id="bulk_queue:recover", deduplicate=True)
+	except Exception:
+		# Never break somebody else's job because recovery could not be scheduled.
+		pass
+
+
+def recover() -> dict:
+	"""Re-enqueue lost chunks of every active bulk job; finish jobs whose chunks are all done.
+
+	Returns counts: ``{"jobs": scanned, "requeued": chunks, "failed_records": poisoned records}``.
+	"""
+	stats = {"jobs": 0, "requeued": 0, "failed_records": 0}
+	jobs = frappe.db.sql_list(
+		"select name from `tabBulk Queue Job` where status in ('Queued', 'Running') order by creation"
+	)
+	for bulk_job in jobs:
+		stats["jobs"] += 1
+		requeued, poisoned = recover_job(bulk_job)
+		stats["requeued"] += requeued
+		stats["failed_records"] += poisoned
+	return stats
+
+
+def recover_job(bulk_job: str) -> tuple[int, int]:
+	"""Recover one bulk job; returns (chunks re-enqueued, records failed as poison)."""
+	frappe.db.rollback()
+	candidates = frappe.db.sql(
+		f"""select name, chunk_no, status, token, rq_job_id, heartbeat, queued_at
+		from `tab{dispatch.CHUNK}` where bulk_job=%s and status in ('Queued', 'Running')""",
+		bulk_job,
+		as_dict=True,
+	)
+	lost = [c for c in candidates if is_lost(c)]
+
+	job = dispatch.lock_job(bulk_job)
+	if not job or job.status not in ("Queued", "Running"):
+		frappe.db.rollback()
+		return 0, 0
+	requeue, poisoned = [], 0
+	for chunk in lost:
+		row = frappe.db.sql(
+			f"""select name, chunk_no, status, token, names, done_upto, total, lost_count, lost_at
+			from `tab{dispatch.CHUNK}` where name=%s for update""",
+			chunk.name,
+			as_dict=True,
+		)[0]
+		if row.token != chunk.token or row.status not in ("Queued", "Running"):
+			continue  # it moved on since we looked
+		poisoned += _requeue(job, row)
+		requeue.append(row)
+
+	claimed = dispatch.claim_window(job)
+	finished = _finish_if_done(job)
+	frappe.db.commit()
+	if finished:
+		from bulk_queue.tasks.bulk import _run_completion_hooks
+
+		_run_completion_hooks(bulk_job)
+	requeued = dispatch.enqueue_chunks(job, [r for r in requeue if r.status == "Queued"])
+	dispatch.enqueue_chunks(job, claimed)
+	if requeue or finished:
+		progress.publish(bulk_job, force=True)
+	return requeued, poisoned
+
+
+def is_lost(chunk: frappe._dict) -> bool:
+	"""Whether the RQ try of a Queued/Running chunk can no longer finish it."""
+	now = now_datetime()
+	last_sign = chunk.heartbeat or chunk.queued_at
+	quiet_for = (now - last_sign).total_seconds() if last_sign else 10**9
+	job = get_job(chunk.rq_job_id) if chunk.rq_job_id else None
+	if job is None:
+		return quiet_for > MISSING_GRACE
+	status = job.get_status(refresh=False)
+	if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
+		return False
+	if status != JobStatus.STARTED:
+		# failed, stopped, canceled, or finished without marking the chunk done
+		return True
+	if quiet_for <= max(MISSING_GRACE, settings.get("bulk_queue_commit_interval") * 3):
+		return False
+	return not _worker_alive(job) or _heartbeat_age(job) > settings.get("bulk_queue_stale_after")
+
+
+def _worker_alive(job) -> bool:
+	"""False when the worker that started ``job`` is gone: unregistered, or a dead pid on this host."""
+	if not job.worker_name:
+		return True
+	worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis_conn())
+	if worker is None:
+		return False
+	if worker.hostname == socket.gethostname() and worker.pid:
+		try:
+			os.kill(int(worker.pid), 0)
+		except ProcessLookupError:
+			return False
+		except PermissionError:
+			return True
+	return True
+
+
+def _heartbeat_age(job) -> float:
+	beat = job.last_heartbeat or job.started_at
+	if not beat:
+		return 0.0
+	return (datetime.utcnow() - beat.replace(tzinfo=None)).total_seconds()
+
+
+def _requeue(job: frappe._dict, row: frappe._dict) -> int:
+	"""Give a lost chunk a new token (status Queued); fail its record at the watermark if it is poison.
+
+	Returns how many records were failed (0 or 1). Caller holds the job's row lock and commits.
+	"""
+	now = now_datetime()
+	names = json.loads(row.names or "[]")
+	poisoned = 0
+	strikes = row.lost_count + 1 if row.lost_at == row.done_upto else 1
+	if row.status == "Running" and strikes >= settings.get("bulk_queue_max_chunk_attempts") and row.done_upto < len(names):
+		_fail_poison_record(job, row, names[row.done_upto], strikes)
+		row.done_upto += 1
+		strikes, poisoned = 0, 1
+	elif row.status != "Running":
+		strikes = row.lost_count  # never started: the record is not to blame
+
+	if row.done_upto >= len(names):
+		row.status = "Done"
+		frappe.db.sql(
+			f"""update `tab{dispatch.CHUNK}` set status='Done', done_upto=%s, ended_at=%s, modified=%s,
+				lost_count=0 where name=%s""",
+			(row.done_upto, now, now, row.name),
+		)
+		return poisoned
+	row.token += 1
+	row.status = "Queued"
+	frappe.db.sql(
+		f"""update `tab{dispatch.CHUNK}` set status='Queued', token=%s, queued_at=%s, rq_job_id=%s,
+			done_upto=%s, lost_count=%s, lost_at=%s, modified=%s where name=%s""",
+		(
+			row.token, now, dispatch.rq_job_id(job.name, row.chunk_no, row.token),
+			row.done_upto, strikes, row.done_upto, now, row.name,
+		),  # fmt: skip
+	)
+	return poisoned
+
+
+def _fail_poison_record(job: frappe._dict, row: frappe._dict, name: str, strikes: int) -> None:
+	frappe.get_doc(
+		{
+			"doctype": "Bulk Queue Failure",
+			"bulk_job": job.name,
+			"chunk": row.name,
+			"reference_doctype": job.reference_doctype,
+			"reference_name": name,
+			"exception_type": "WorkerLost",
+			"error": frappe._(
+				"The worker processing this record was lost {0} times (killed, out of memory or timed out); "
+				"it was not applied."
+			).format(strikes),
+			"attempts": strikes,
+		}
+	).db_insert()
+	frappe.db.sql(
+		f"""update `tab{dispatch.CHUNK}` set failed=failed+1 where name=%s""",
+		row.name,
+	)
+	frappe.db.sql(
+		f"""update `tab{dispatch.JOB}` set processed=processed+1, failed=failed+1 where name=%s""",
+		job.name,
+	)
+
+
+def _finish_if_done(job: frappe._dict) -> str | None:
+	"""Close a job whose every record is processed (e.g. its last chunk was finished by recovery)."""
+	from bulk_queue.tasks.bulk import final_status
+
+	counts = frappe.db.sql(
+		f"select total, processed, succeeded, failed from `tab{dispatch.JOB}` where name=%s for update",
+		job.name,
+		as_dict=True,
+	)[0]
+	if counts.processed < counts.total:
+		return None
+	open_chunks = frappe.db.sql(
+		f"""select count(*) from `tab{dispatch.CHUNK}` where bulk_job=%s
+		and status in ('Pending', 'Queued', 'Running') for update""",
+		job.name,
+	)[0][0]
+	if open_chunks:
+		return None
+	status = final_status(counts)
+	frappe.db.sql(
+		f"update `tab{dispatch.JOB}` set status=%s, ended_at=%s where name=%s",
+		(status, now_datetime(), job.name),
+	)
+	return status

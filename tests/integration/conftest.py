@@ -1,0 +1,290 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Integration tier: a real Frappe site, real MariaDB and Redis, real ``bench worker`` processes.
+
+Needs ``BULK_QUEUE_TEST_SITE`` (a site on the bench with bulk_queue and the test-only
+``bulk_queue_fixtures`` app installed) and the bench at ``BULK_QUEUE_BENCH`` (default
+``/opt/frappe-bench``). ``.ci/run`` prepares both; without them the whole tier is skipped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+BENCH = Path(os.environ.get("BULK_QUEUE_BENCH", "/opt/frappe-bench"))
+SITE = os.environ.get("BULK_QUEUE_TEST_SITE", "")
+LOG_DIR = Path(os.environ.get("BULK_QUEUE_LOG_DIR", "/tmp/bulk_queue_test_logs"))
+
+
+def pytest_collection_modifyitems(config, items):
+	if SITE and (BENCH / "sites" / SITE).is_dir():
+		return
+	skip = pytest.mark.skip(reason="no test site: set BULK_QUEUE_TEST_SITE (see .ci/run)")
+	for item in items:
+		item.add_marker(skip)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def site():
+	"""Connect this test process to the test site as Administrator, like ``bench console``."""
+	if not SITE:
+		yield None
+		return
+	import frappe
+
+	os.chdir(BENCH / "sites")
+	frappe.init(site=SITE, sites_path=str(BENCH / "sites"))
+	frappe.connect()
+	frappe.set_user("Administrator")
+	_purge_queues()
+	yield SITE
+	frappe.destroy()
+
+
+@pytest.fixture(autouse=True)
+def fresh_state(site):
+	"""Each test starts with its own transaction, as Administrator, and default settings."""
+	if not site:
+		yield
+		return
+	import frappe
+
+	frappe.db.rollback()
+	frappe.set_user("Administrator")
+	yield
+	frappe.db.rollback()
+	frappe.set_user("Administrator")
+	for key in [k for k in frappe.local.conf if k.startswith("bulk_queue_")]:
+		frappe.local.conf.pop(key)
+
+
+# -- workers --------------------------------------------------------------------------------------
+
+
+class Workers:
+	"""Real ``bench worker`` processes, each in its own process group so a test can SIGKILL one
+	together with its work horse, the way an OOM kill or a crashed host takes them."""
+
+	def __init__(self) -> None:
+		self.procs: list[subprocess.Popen] = []
+		LOG_DIR.mkdir(parents=True, exist_ok=True)
+
+	def start(self, count: int = 1, queues: str = "short,default,long") -> None:
+		env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
+		env["PYTHONUNBUFFERED"] = "1"
+		if shutil.which("bench"):
+			cmd, cwd = ["bench", "worker", "--queue", queues], BENCH
+		else:
+			cmd = [str(BENCH / "env/bin/python"), "-m", "frappe.utils.bench_helper", "frappe", "worker", "--queue", queues]
+			cwd = BENCH / "sites"
+		for _ in range(count):
+			log = open(LOG_DIR / f"worker-{uuid.uuid4().hex[:8]}.log", "w")
+			self.procs.append(
+				subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+			)
+		time.sleep(1.5)
+
+	def kill(self, index: int = 0, sig: int = signal.SIGKILL) -> None:
+		"""Kill worker ``index`` and its work horse at once."""
+		proc = self.procs.pop(index)
+		try:
+			os.killpg(proc.pid, sig)
+		except ProcessLookupError:
+			pass
+		proc.wait(timeout=30)
+
+	def stop(self) -> None:
+		while self.procs:
+			proc = self.procs.pop()
+			try:
+				os.killpg(proc.pid, signal.SIGTERM)
+				proc.wait(timeout=15)
+			except (ProcessLookupError, subprocess.TimeoutExpired):
+				try:
+					os.killpg(proc.pid, signal.SIGKILL)
+				except ProcessLookupError:
+					pass
+
+
+@pytest.fixture
+def workers(site):
+	pool = Workers()
+	yield pool
+	pool.stop()
+
+
+def _purge_queues() -> None:
+	"""Drop this site's leftover jobs so a previous run cannot interfere."""
+	from frappe.utils.background_jobs import get_queue
+
+	for name in ("short", "default", "long"):
+		queue = get_queue(name)
+		for job in queue.jobs:
+			if job.kwargs.get("site") == SITE:
+				job.delete()
+
+
+# -- waiting and reading --------------------------------------------------------------------------
+
+
+def wait_for_job(name: str, statuses=("Completed", "Completed with Errors", "Failed", "Cancelled"), timeout=120):
+	"""Poll the job row (fresh transaction each time) until its status is one of ``statuses``."""
+	import frappe
+
+	deadline = time.monotonic() + timeout
+	while True:
+		frappe.db.rollback()
+		job = frappe.db.get_value("Bulk Queue Job", name, "*", as_dict=True)
+		if job and job.status in statuses:
+			return job
+		if time.monotonic() > deadline:
+			raise AssertionError(f"{name} still {job and job.status} after {timeout}s: {dict(job or {})}")
+		time.sleep(0.3)
+
+
+def wait_until(predicate, timeout=60, interval=0.2, message="condition"):
+	import frappe
+
+	deadline = time.monotonic() + timeout
+	while True:
+		frappe.db.rollback()
+		value = predicate()
+		if value:
+			return value
+		if time.monotonic() > deadline:
+			raise AssertionError(f"timed out waiting for {message}")
+		time.sleep(interval)
+
+
+# -- data -----------------------------------------------------------------------------------------
+
+
+def make_todos(count: int, *, owner: str = "Administrator", status: str = "Open") -> tuple[str, list[str]]:
+	"""Insert ``count`` ToDos fast (one multi-row INSERT) and commit; returns (tag, names)."""
+	import frappe
+	from frappe.utils import now_datetime
+
+	tag = f"bq-{uuid.uuid4().hex[:10]}"
+	now = now_datetime()
+	names = [f"{tag}-{i:06d}" for i in range(count)]
+	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx", "status", "priority", "description"]
+	rows = [(n, now, now, owner, owner, 0, 0, status, "Medium", f"<p>{tag}</p>") for n in names]
+	frappe.db.bulk_insert("ToDo", fields, rows)
+	frappe.db.commit()
+	return tag, names
+
+
+def make_records(count: int, *, fail_every: int = 0, sleep_ms: int = 0, owner: str = "Administrator") -> tuple[str, list[str]]:
+	"""Insert ``count`` BQ Test Records (every ``fail_every``-th flagged to fail validation)."""
+	import frappe
+	from frappe.utils import now_datetime
+
+	tag = f"bq-{uuid.uuid4().hex[:10]}"
+	now = now_datetime()
+	names = [f"{tag}-{i:06d}" for i in range(count)]
+	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx", "title", "tag", "counter", "fail_validation", "sleep_ms"]
+	rows = [
+		(n, now, now, owner, owner, 0, 0, n, tag, 0, int(bool(fail_every) and i % fail_every == fail_every - 1), sleep_ms)
+		for i, n in enumerate(names)
+	]
+	frappe.db.bulk_insert("BQ Test Record", fields, rows)
+	frappe.db.commit()
+	return tag, names
+
+
+def counters(tag: str) -> dict[str, int]:
+	import frappe
+
+	frappe.db.rollback()
+	return dict(frappe.db.sql("select name, counter from `tabBQ Test Record` where tag=%s", tag))
+
+
+def failures(job: str) -> list:
+	import frappe
+
+	frappe.db.rollback()
+	return frappe.get_all(
+		"Bulk Queue Failure",
+		filters={"bulk_job": job},
+		fields=["reference_name", "exception_type", "error", "traceback", "attempts", "retried"],
+		order_by="creation",
+	)
+
+
+def rq_jobs_of(job: str) -> list:
+	"""RQ jobs of one bulk job currently queued on any queue."""
+	from frappe.utils.background_jobs import get_queue
+
+	found = []
+	for name in ("short", "default", "long"):
+		for rq_job in get_queue(name).jobs:
+			if f":{job}:" in rq_job.id:
+				found.append(rq_job)
+	return found
+
+
+def ensure_user(email: str, roles: list[str]) -> str:
+	import frappe
+
+	if not frappe.db.exists("User", email):
+		user = frappe.get_doc(
+			{"doctype": "User", "email": email, "first_name": email.split("@")[0], "send_welcome_email": 0}
+		)
+		user.insert(ignore_permissions=True)
+	user = frappe.get_doc("User", email)
+	user.set("roles", [])
+	user.add_roles(*roles)
+	frappe.db.commit()
+	return email
+
+
+# -- realtime -------------------------------------------------------------------------------------
+
+
+class RealtimeListener:
+	"""Subscribes to the Redis channel Frappe publishes realtime events on (``events``)."""
+
+	def __init__(self, event: str = "bulk_queue_progress") -> None:
+		from frappe.utils.background_jobs import get_redis_conn
+
+		self.event = event
+		self.messages: list[dict] = []
+		self._pubsub = get_redis_conn().pubsub(ignore_subscribe_messages=True)
+		self._pubsub.subscribe("events")
+		self._stop = threading.Event()
+		self._thread = threading.Thread(target=self._run, daemon=True)
+		self._thread.start()
+
+	def _run(self) -> None:
+		while not self._stop.is_set():
+			msg = self._pubsub.get_message(timeout=0.2)
+			if msg and msg.get("type") == "message":
+				data = json.loads(msg["data"])
+				if data.get("event") == self.event and data.get("namespace") == SITE:
+					data["received_at"] = time.monotonic()
+					self.messages.append(data)
+
+	def close(self) -> None:
+		self._stop.set()
+		self._thread.join(timeout=5)
+		self._pubsub.close()
+
+	def for_job(self, job: str) -> list[dict]:
+		return [m for m in self.messages if m["message"].get("bulk_job") == job]
+
+
+@pytest.fixture
+def realtime(site):
+	listener = RealtimeListener()
+	yield listener
+	listener.close()

@@ -29,6 +29,7 @@ from rq.timeouts import JobTimeoutException
 
 from bulk_queue import dispatch, progress, settings
 from bulk_queue.actions import get_action
+from bulk_queue.tasks import recovery
 from bulk_queue.utils.backoff import backoff_delay
 
 JOB = dispatch.JOB
@@ -82,6 +83,7 @@ class ChunkRunner:
 		try:
 			if not self._claim():
 				return
+			recovery.check_job(self.job.name)
 			replays = 0
 			while True:
 				try:
@@ -342,6 +344,8 @@ class ChunkRunner:
 		progress.publish(self.job.name, force=bool(finished))
 		if finished:
 			_run_completion_hooks(self.job.name)
+		elif final:
+			recovery.check_job(self.job.name)
 		if continue_later:
 			raise _Stop
 		self._start_batch()

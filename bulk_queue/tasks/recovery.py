@@ -29,9 +29,9 @@ from rq.worker import Worker
 from bulk_queue import dispatch, progress, settings
 
 RECOVER = "bulk_queue.tasks.recovery.recover"
-# Seconds a chunk whose RQ job is missing may go without a heartbeat before it is re-enqueued: a live
-# run commits (and beats) every bulk_queue_commit_interval seconds.
-MISSING_GRACE = 30
+# Seconds a Queued chunk whose RQ job is missing waits before re-enqueueing (covers the moment between
+# committing the chunk as Queued and the enqueue call).
+QUEUED_GRACE = 5
 THROTTLE = 20
 
 
@@ -66,6 +66,19 @@ def recover() -> dict:
 		stats["requeued"] += requeued
 		stats["failed_records"] += poisoned
 	return stats
+
+
+def check_job(bulk_job: str) -> None:
+	"""Cheap sibling check run by a chunk when it starts and ends: recover the job's lost chunks now,
+	at most every few seconds per job, instead of waiting for the scheduler."""
+	try:
+		key = frappe.cache.make_key(f"bulk_queue:check:{bulk_job}")
+		if not frappe.cache.set(key, 1, nx=True, ex=3):
+			return
+		recover_job(bulk_job)
+	except Exception:
+		frappe.db.rollback()
+		frappe.log_error(title="bulk_queue: recovery check failed", reference_doctype=dispatch.JOB, reference_name=bulk_job)
 
 
 def recover_job(bulk_job: str) -> tuple[int, int]:
@@ -111,39 +124,52 @@ def recover_job(bulk_job: str) -> tuple[int, int]:
 
 
 def is_lost(chunk: frappe._dict) -> bool:
-	"""Whether the RQ try of a Queued/Running chunk can no longer finish it."""
+	"""Whether the RQ try of a Queued/Running chunk can no longer finish it.
+
+	Re-enqueueing a chunk that was not really lost costs one wasted run, never a double effect: the old
+	try finds the token changed and rolls back. So this errs on the side of recovering.
+	"""
 	now = now_datetime()
 	last_sign = chunk.heartbeat or chunk.queued_at
 	quiet_for = (now - last_sign).total_seconds() if last_sign else 10**9
 	job = get_job(chunk.rq_job_id) if chunk.rq_job_id else None
 	if job is None:
-		return quiet_for > MISSING_GRACE
+		# Gone from Redis (restart, flush, or the enqueue itself failed). A running try may still be
+		# alive and committing, so give it time to show a heartbeat.
+		grace = QUEUED_GRACE if chunk.status == "Queued" else running_grace()
+		return quiet_for > grace
 	status = job.get_status(refresh=False)
 	if status in (JobStatus.QUEUED, JobStatus.DEFERRED, JobStatus.SCHEDULED):
 		return False
 	if status != JobStatus.STARTED:
-		# failed, stopped, canceled, or finished without marking the chunk done
+		# failed (exception, timeout, killed work horse), stopped, canceled, or finished early
 		return True
-	if quiet_for <= max(MISSING_GRACE, settings.get("bulk_queue_commit_interval") * 3):
-		return False
-	return not _worker_alive(job) or _heartbeat_age(job) > settings.get("bulk_queue_stale_after")
+	if _worker_dead(job):
+		return True
+	stale_after = settings.get("bulk_queue_stale_after")
+	return quiet_for > stale_after and _heartbeat_age(job) > stale_after
 
 
-def _worker_alive(job) -> bool:
-	"""False when the worker that started ``job`` is gone: unregistered, or a dead pid on this host."""
+def running_grace() -> float:
+	"""Seconds a running chunk may go without committing before a missing RQ job means it is lost."""
+	return max(30.0, settings.get("bulk_queue_commit_interval") * 3)
+
+
+def _worker_dead(job) -> bool:
+	"""True when the worker that started ``job`` is gone: unregistered, or a dead pid on this host."""
 	if not job.worker_name:
-		return True
+		return False
 	worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis_conn())
 	if worker is None:
-		return False
+		return True
 	if worker.hostname == socket.gethostname() and worker.pid:
 		try:
 			os.kill(int(worker.pid), 0)
 		except ProcessLookupError:
-			return False
-		except PermissionError:
 			return True
-	return True
+		except PermissionError:
+			return False
+	return False
 
 
 def _heartbeat_age(job) -> float:

@@ -47,6 +47,9 @@ def site():
 	frappe.connect()
 	frappe.set_user("Administrator")
 	_purge_queues()
+	# The scheduler is one of the recovery paths; a fresh site has it disabled.
+	frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
+	frappe.db.commit()
 	yield SITE
 	frappe.destroy()
 
@@ -77,22 +80,26 @@ class Workers:
 
 	def __init__(self) -> None:
 		self.procs: list[subprocess.Popen] = []
+		self.scheduler: subprocess.Popen | None = None
 		LOG_DIR.mkdir(parents=True, exist_ok=True)
 
-	def start(self, count: int = 1, queues: str = "short,default,long") -> None:
+	def start(self, count: int = 1, queues: str = "short,default,long", *, scheduler: bool = False) -> None:
+		"""Start ``count`` workers (and ``bench schedule`` once, when asked)."""
+		for _ in range(count):
+			self.procs.append(self._spawn(["worker", "--queue", queues], "worker"))
+		if scheduler and not self.scheduler:
+			self.scheduler = self._spawn(["schedule"], "schedule")
+		time.sleep(1.5)
+
+	def _spawn(self, args: list[str], label: str) -> subprocess.Popen:
 		env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
 		env["PYTHONUNBUFFERED"] = "1"
 		if shutil.which("bench"):
-			cmd, cwd = ["bench", "worker", "--queue", queues], BENCH
+			cmd, cwd = ["bench", *args], BENCH
 		else:
-			cmd = [str(BENCH / "env/bin/python"), "-m", "frappe.utils.bench_helper", "frappe", "worker", "--queue", queues]
-			cwd = BENCH / "sites"
-		for _ in range(count):
-			log = open(LOG_DIR / f"worker-{uuid.uuid4().hex[:8]}.log", "w")
-			self.procs.append(
-				subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-			)
-		time.sleep(1.5)
+			cmd, cwd = [str(BENCH / "env/bin/python"), "-m", "frappe.utils.bench_helper", "frappe", *args], BENCH / "sites"
+		log = open(LOG_DIR / f"{label}-{uuid.uuid4().hex[:8]}.log", "w")
+		return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
 
 	def kill(self, index: int = 0, sig: int = signal.SIGKILL) -> None:
 		"""Kill worker ``index`` and its work horse at once."""
@@ -104,6 +111,9 @@ class Workers:
 		proc.wait(timeout=30)
 
 	def stop(self) -> None:
+		if self.scheduler:
+			self.procs.append(self.scheduler)
+			self.scheduler = None
 		while self.procs:
 			proc = self.procs.pop()
 			try:

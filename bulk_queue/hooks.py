@@ -5,11 +5,6 @@ app_description = "Process thousands to millions of Frappe documents in the back
 app_email = "dev@bulk-queue.invalid"
 app_license = "mit"
 
-# Apps
-# ------------------
-
-required_apps = ["frappe"]
-
 # Scheduled Tasks
 # ---------------
 

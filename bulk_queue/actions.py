@@ -74,10 +74,13 @@ def get_actions() -> dict[str, Action]:
 	"""Built-in actions plus those registered by installed apps (later apps override earlier)."""
 	actions = dict(BUILTIN)
 	for name, specs in (frappe.get_hooks("bulk_queue_actions") or {}).items():
+		# frappe.get_hooks merges hooks of all apps into lists, also inside dict values: last app wins.
 		spec = specs[-1] if isinstance(specs, list) else specs
 		if isinstance(spec, str):
 			spec = {"method": spec}
-		if not ACTION_NAME.match(name) or not isinstance(spec, dict) or not spec.get("method"):
+		if isinstance(spec, dict):
+			spec = {k: (v[-1] if isinstance(v, list) and v else v) for k, v in spec.items()}
+		if not ACTION_NAME.match(name) or not isinstance(spec, dict) or not isinstance(spec.get("method"), str):
 			continue
 		actions[name] = Action(
 			name=name,

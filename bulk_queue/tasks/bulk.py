@@ -122,7 +122,7 @@ class ChunkRunner:
 		frappe.db.sql(
 			f"""update `tab{CHUNK}` set status='Running', started_at=coalesce(started_at, %s),
 				heartbeat=%s, worker=%s, modified=%s where name=%s""",
-			(now, now, f"{socket.gethostname()}:{os.getpid()}", now, self.chunk),
+			(now, now, _worker_label(), now, self.chunk),
 		)
 		became_running = job.status == "Queued"
 		if became_running:
@@ -412,8 +412,17 @@ def is_transient(e: BaseException) -> bool:
 	return cause is not None and cause is not e and isinstance(cause, pymysql.err.MySQLError) and is_transient(cause)
 
 
+def _worker_label() -> str:
+	"""``host:rq-worker-name`` of the worker running this try (the work horse's pid as a fallback)."""
+	from rq import get_current_job
+
+	rq_job = get_current_job()
+	return f"{socket.gethostname()}:{(rq_job and rq_job.worker_name) or os.getpid()}"
+
+
 def _error_tuple(e: BaseException) -> tuple[str, str, str]:
-	message = str(e) or type(e).__name__
+	# frappe.PermissionError usually carries its text in frappe.flags.error_message, not in args.
+	message = str(e) or frappe.flags.pop("error_message", None) or type(e).__name__
 	try:
 		message = frappe.utils.strip_html_tags(clean_html(message))
 	except Exception:

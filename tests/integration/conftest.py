@@ -179,7 +179,9 @@ def wait_until(predicate, timeout=60, interval=0.2, message="condition"):
 # -- data -----------------------------------------------------------------------------------------
 
 
-def make_todos(count: int, *, owner: str = "Administrator", status: str = "Open") -> tuple[str, list[str]]:
+def make_todos(
+	count: int, *, owner: str = "Administrator", status: str = "Open", allocated_to: str | None = None
+) -> tuple[str, list[str]]:
 	"""Insert ``count`` ToDos fast (one multi-row INSERT) and commit; returns (tag, names)."""
 	import frappe
 	from frappe.utils import now_datetime
@@ -187,8 +189,8 @@ def make_todos(count: int, *, owner: str = "Administrator", status: str = "Open"
 	tag = f"bq-{uuid.uuid4().hex[:10]}"
 	now = now_datetime()
 	names = [f"{tag}-{i:06d}" for i in range(count)]
-	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx", "status", "priority", "description"]
-	rows = [(n, now, now, owner, owner, 0, 0, status, "Medium", f"<p>{tag}</p>") for n in names]
+	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx", "status", "priority", "description", "allocated_to"]
+	rows = [(n, now, now, owner, owner, 0, 0, status, "Medium", f"<p>{tag}</p>", allocated_to) for n in names]
 	frappe.db.bulk_insert("ToDo", fields, rows)
 	frappe.db.commit()
 	return tag, names

@@ -131,7 +131,7 @@ BAD_INPUT = [
 	({"doctype": "ToDo", "action": "save", "ids": ["x"], "timeout": 1}, "timeout"),
 	({"doctype": "ToDo", "action": "set_value", "ids": ["x"]}, "needs values"),
 	({"doctype": "ToDo", "action": "set_value", "ids": ["x"], "values": "[1]"}, "values must be"),
-	({"doctype": "ToDo", "action": "set_value", "ids": ["x"], "values": {"owner": "a@b.c"}}, "cannot be set"),
+	({"doctype": "ToDo", "action": "set_value", "ids": ["x"], "values": {"owner": "a@b.c"}}, "can be set"),
 	({"doctype": "ToDo", "action": "set_value", "ids": ["x"], "values": {"no_such_field": 1}}, "not a field"),
 	({"doctype": "ToDo", "action": "submit", "ids": ["x"]}, "not submittable"),
 	({"doctype": "DocField", "action": "save", "ids": ["x"]}, "child table"),

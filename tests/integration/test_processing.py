@@ -117,8 +117,8 @@ def test_builtin_submit_cancel_delete(workers):
 def test_permissions_are_checked_for_the_requesting_user(workers, realtime):
 	"""A worker acts as the requester: records that user may not write fail with PermissionError."""
 	user = ensure_user("bq-todo-user@example.com", ["Blogger"])
-	_, mine = make_todos(4, owner=user)
-	_, theirs = make_todos(3, owner="Administrator")
+	_, mine = make_todos(4, allocated_to=user)  # ToDo lets a user write what is allocated to them
+	_, theirs = make_todos(3, allocated_to="Administrator")
 	frappe.set_user(user)
 	result = _enqueue(doctype="ToDo", ids=mine + theirs, action="set_value", values={"status": "Closed"})
 	frappe.set_user("Administrator")

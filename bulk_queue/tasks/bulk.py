@@ -24,7 +24,6 @@ from dataclasses import dataclass
 
 import frappe
 from frappe.utils import now_datetime
-from frappe.utils.html_utils import clean_html
 from rq.timeouts import JobTimeoutException
 
 from bulk_queue import dispatch, progress, settings
@@ -345,7 +344,7 @@ class ChunkRunner:
 		if finished:
 			_run_completion_hooks(self.job.name)
 		elif final:
-			recovery.check_job(self.job.name)
+			recovery.check_job(self.job.name, throttle=False)
 		if continue_later:
 			raise _Stop
 		self._start_batch()
@@ -424,7 +423,7 @@ def _error_tuple(e: BaseException) -> tuple[str, str, str]:
 	# frappe.PermissionError usually carries its text in frappe.flags.error_message, not in args.
 	message = str(e) or frappe.flags.pop("error_message", None) or type(e).__name__
 	try:
-		message = frappe.utils.strip_html_tags(clean_html(message))
+		message = frappe.utils.strip_html_tags(message)
 	except Exception:
 		pass
 	return type(e).__name__, message.strip() or type(e).__name__, frappe.get_traceback(with_context=False)
@@ -433,8 +432,8 @@ def _error_tuple(e: BaseException) -> tuple[str, str, str]:
 def _callback_marks() -> tuple[int, int, int]:
 	log = getattr(frappe.local, "_realtime_log", None)
 	return (
-		len(frappe.db.before_commit._functions),
-		len(frappe.db.after_commit._functions),
+		len(getattr(frappe.db.before_commit, "_functions", ())),
+		len(getattr(frappe.db.after_commit, "_functions", ())),
 		len(log) if log is not None else -1,
 	)
 
@@ -442,8 +441,9 @@ def _callback_marks() -> tuple[int, int, int]:
 def _drop_callbacks_after(marks: tuple[int, int, int]) -> None:
 	"""Forget commit callbacks and realtime messages queued by a record that was rolled back."""
 	for manager, mark in ((frappe.db.before_commit, marks[0]), (frappe.db.after_commit, marks[1])):
-		while len(manager._functions) > mark:
-			manager._functions.pop()
+		functions = getattr(manager, "_functions", None)
+		while functions is not None and len(functions) > mark:
+			functions.pop()
 	log = getattr(frappe.local, "_realtime_log", None)
 	if log is not None and marks[2] >= 0:
 		del log[marks[2] :]

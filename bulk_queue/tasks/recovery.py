@@ -31,7 +31,7 @@ from bulk_queue import dispatch, progress, settings
 RECOVER = "bulk_queue.tasks.recovery.recover"
 # Seconds a Queued chunk whose RQ job is missing waits before re-enqueueing (covers the moment between
 # committing the chunk as Queued and the enqueue call).
-QUEUED_GRACE = 5
+QUEUED_GRACE = 2
 THROTTLE = 20
 
 
@@ -68,12 +68,13 @@ def recover() -> dict:
 	return stats
 
 
-def check_job(bulk_job: str) -> None:
-	"""Cheap sibling check run by a chunk when it starts and ends: recover the job's lost chunks now,
-	at most every few seconds per job, instead of waiting for the scheduler."""
+def check_job(bulk_job: str, *, throttle: bool = True) -> None:
+	"""Sibling check run by a chunk when it starts (throttled to every few seconds per job) and when it
+	ends (always): recover the job's lost chunks now instead of waiting for the scheduler, which runs
+	only once a day on a dormant site."""
 	try:
 		key = frappe.cache.make_key(f"bulk_queue:check:{bulk_job}")
-		if not frappe.cache.set(key, 1, nx=True, ex=3):
+		if throttle and not frappe.cache.set(key, 1, nx=True, ex=3):
 			return
 		recover_job(bulk_job)
 	except Exception:

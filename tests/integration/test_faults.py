@@ -85,11 +85,15 @@ def test_deadlock_is_retried_not_lost(workers):
 	try:
 		cur = conn.cursor()
 		# A heavy transaction (300 rows changed) so InnoDB picks the worker as the deadlock victim.
-		cur.execute("update `tabBQ Test Record` set title=concat(title, '!') where name in %s", (ballast,))
+		# Row by row: one UPDATE ... IN (300 names) may scan and lock the whole table.
+		cur.executemany("update `tabBQ Test Record` set title=concat(title, '!') where name=%s", ballast)
 		cur.execute("select name from `tabBQ Test Record` where name=%s for update", (blocker,))
 		workers.start(1)
 		# The worker runs records 0..29 in one transaction, then waits for our lock on record 30.
-		wait_until(lambda: _waiting_on(blocker), timeout=60, message="the worker to wait on our lock")
+		try:
+			wait_until(lambda: _waiting_on(blocker), timeout=60, message="the worker to wait on our lock")
+		except AssertionError:
+			raise AssertionError(f"worker not waiting on {blocker}: {_sessions()}") from None
 		try:
 			cur.execute("select name from `tabBQ Test Record` where name=%s for update", (names[5],))
 		except pymysql.err.OperationalError as e:
@@ -190,6 +194,12 @@ def _waiting_on(name):
 		where id != connection_id() and info like %s and info like '%%for update%%' and time_ms > 300""",
 		f"%{name}%",
 	)[0][0]
+
+
+def _sessions():
+	return frappe.db.sql(
+		"select id, time_ms, state, left(info, 160) from information_schema.processlist where id != connection_id()"
+	)
 
 
 def _restart_queue_redis():

@@ -23,6 +23,9 @@ from bulk_queue import settings
 from bulk_queue.utils.selection import chunked
 
 RUN_CHUNK = "bulk_queue.tasks.bulk.run_chunk"
+# RQ re-runs a chunk try this many times when its work horse dies or it raises; strikes at the same
+# record (tasks/recovery.py) decide when that record is to blame.
+CHUNK_RETRIES = 10
 JOB = "Bulk Queue Job"
 CHUNK = "Bulk Queue Chunk"
 
@@ -151,14 +154,7 @@ def enqueue_chunks(job: frappe._dict, chunks: list[frappe._dict]) -> int:
 	enqueued = 0
 	for chunk in chunks:
 		try:
-			frappe.enqueue(
-				RUN_CHUNK,
-				queue=job.queue,
-				timeout=job.timeout or None,
-				job_id=rq_job_id(job.name, chunk.chunk_no, chunk.token),
-				chunk=chunk.name,
-				token=chunk.token,
-			)
+			enqueue_chunk(job, chunk)
 			enqueued += 1
 		except Exception:
 			frappe.log_error(
@@ -168,6 +164,60 @@ def enqueue_chunks(job: frappe._dict, chunks: list[frappe._dict]) -> int:
 			)
 			break
 	return enqueued
+
+
+def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
+	"""Enqueue one try of a chunk through Frappe's ``execute_job``, with an RQ retry.
+
+	The retry is what makes a killed work horse (out of memory, segfault, a record that crashes the
+	process) come back at once: RQ re-queues the job as soon as the worker sees its horse die, and the
+	re-run resumes at the chunk's watermark. Frappe v16's ``frappe.enqueue`` takes ``retry=``; v15's
+	does not, so there the job is built exactly as ``frappe.enqueue`` builds it, plus the retry.
+	"""
+	from rq import Retry
+
+	job_id = rq_job_id(job.name, chunk.chunk_no, chunk.token)
+	timeout = job.timeout or chunk_timeout(job.queue)
+	retry = Retry(max=CHUNK_RETRIES)
+	if _enqueue_takes_retry():
+		return frappe.enqueue(
+			RUN_CHUNK, queue=job.queue, timeout=timeout, job_id=job_id, retry=retry, chunk=chunk.name, token=chunk.token
+		)
+
+	from frappe.utils.background_jobs import (
+		RQ_JOB_FAILURE_TTL,
+		RQ_RESULTS_TTL,
+		create_job_id,
+		execute_job,
+		get_queue,
+		truncate_failed_registry,
+	)
+	from rq import Callback
+
+	return get_queue(job.queue).enqueue_call(
+		execute_job,
+		on_failure=Callback(func=truncate_failed_registry),
+		timeout=timeout,
+		kwargs={
+			"site": frappe.local.site,
+			"user": frappe.session.user,
+			"method": RUN_CHUNK,
+			"event": None,
+			"job_name": RUN_CHUNK,
+			"is_async": True,
+			"kwargs": {"chunk": chunk.name, "token": chunk.token},
+		},
+		failure_ttl=frappe.conf.get("rq_job_failure_ttl") or RQ_JOB_FAILURE_TTL,
+		result_ttl=frappe.conf.get("rq_results_ttl") or RQ_RESULTS_TTL,
+		job_id=create_job_id(job_id),
+		retry=retry,
+	)
+
+
+def _enqueue_takes_retry() -> bool:
+	import inspect
+
+	return "retry" in inspect.signature(frappe.enqueue).parameters
 
 
 def chunk_timeout(queue: str, requested: int | None = None) -> int:

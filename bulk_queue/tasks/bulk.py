@@ -118,10 +118,14 @@ class ChunkRunner:
 			)
 			frappe.db.commit()
 			return False
+		if row.status == "Running":
+			# Still Running under our own token: an earlier run of this very try died (RQ retried it).
+			recovery.register_loss(job, row)
+		self.epoch = row.epoch + 1
 		frappe.db.sql(
-			f"""update `tab{CHUNK}` set status='Running', started_at=coalesce(started_at, %s),
+			f"""update `tab{CHUNK}` set status='Running', epoch=%s, started_at=coalesce(started_at, %s),
 				heartbeat=%s, worker=%s, modified=%s where name=%s""",
-			(now, now, _worker_label(), now, self.chunk),
+			(self.epoch, now, now, _worker_label(), now, self.chunk),
 		)
 		became_running = job.status == "Queued"
 		if became_running:
@@ -150,9 +154,9 @@ class ChunkRunner:
 		return True
 
 	def _reload(self) -> bool:
-		"""After a lost transaction: resume from the committed watermark if this try still owns it."""
-		row = frappe.db.get_value(CHUNK, self.chunk, ["token", "status", "done_upto"], as_dict=True)
-		if not row or row.token != self.token or row.status != "Running":
+		"""After a lost transaction: resume from the committed watermark if this run still owns it."""
+		row = frappe.db.get_value(CHUNK, self.chunk, ["token", "epoch", "status", "done_upto"], as_dict=True)
+		if not self._owns(row):
 			return False
 		self.idx = row.done_upto
 		return True
@@ -299,7 +303,7 @@ class ChunkRunner:
 			if is_transient(e):
 				raise _TransactionLost from e
 			raise
-		if not job or not row or row.token != self.token:
+		if not job or not self._owns(row):
 			frappe.db.rollback()
 			raise _Stop
 		if job.status not in ("Queued", "Running"):
@@ -378,9 +382,14 @@ class ChunkRunner:
 		frappe.db.commit()
 		raise _Stop
 
+	def _owns(self, row: frappe._dict | None) -> bool:
+		"""Whether this run may still commit: same try (token), same run (epoch), still Running."""
+		return bool(row) and row.token == self.token and row.epoch == self.epoch and row.status == "Running"
+
 	def _lock_chunk(self) -> frappe._dict | None:
 		rows = frappe.db.sql(
-			f"""select name, bulk_job, chunk_no, status, token, names, done_upto, lost_count
+			f"""select name, bulk_job, chunk_no, status, token, epoch, names, total, done_upto,
+				lost_count, lost_at
 			from `tab{CHUNK}` where name=%s for update""",
 			self.chunk,
 			as_dict=True,

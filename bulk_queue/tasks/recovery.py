@@ -181,38 +181,48 @@ def _heartbeat_age(job) -> float:
 
 
 def _requeue(job: frappe._dict, row: frappe._dict) -> int:
-	"""Give a lost chunk a new token (status Queued); fail its record at the watermark if it is poison.
+	"""Give a lost chunk a new token (status Queued), counting the loss against its record.
 
-	Returns how many records were failed (0 or 1). Caller holds the job's row lock and commits.
+	Returns how many records were failed as poison (0 or 1). Caller holds the job's row lock and commits.
 	"""
+	poisoned = register_loss(job, row) if row.status == "Running" else 0
 	now = now_datetime()
-	names = json.loads(row.names or "[]")
-	poisoned = 0
-	strikes = row.lost_count + 1 if row.lost_at == row.done_upto else 1
-	if row.status == "Running" and strikes >= settings.get("bulk_queue_max_chunk_attempts") and row.done_upto < len(names):
-		_fail_poison_record(job, row, names[row.done_upto], strikes)
-		row.done_upto += 1
-		strikes, poisoned = 0, 1
-	elif row.status != "Running":
-		strikes = row.lost_count  # never started: the record is not to blame
-
-	if row.done_upto >= len(names):
+	if row.done_upto >= row.total:
 		row.status = "Done"
 		frappe.db.sql(
-			f"""update `tab{dispatch.CHUNK}` set status='Done', done_upto=%s, ended_at=%s, modified=%s,
-				lost_count=0 where name=%s""",
-			(row.done_upto, now, now, row.name),
+			f"update `tab{dispatch.CHUNK}` set status='Done', ended_at=%s, modified=%s where name=%s",
+			(now, now, row.name),
 		)
 		return poisoned
 	row.token += 1
 	row.status = "Queued"
 	frappe.db.sql(
 		f"""update `tab{dispatch.CHUNK}` set status='Queued', token=%s, queued_at=%s, rq_job_id=%s,
-			done_upto=%s, lost_count=%s, lost_at=%s, modified=%s where name=%s""",
-		(
-			row.token, now, dispatch.rq_job_id(job.name, row.chunk_no, row.token),
-			row.done_upto, strikes, row.done_upto, now, row.name,
-		),  # fmt: skip
+			modified=%s where name=%s""",
+		(row.token, now, dispatch.rq_job_id(job.name, row.chunk_no, row.token), now, row.name),
+	)
+	return poisoned
+
+
+def register_loss(job: frappe._dict, row: frappe._dict) -> int:
+	"""A run of this Running chunk died. Count a strike at its watermark; after
+	``bulk_queue_max_chunk_attempts`` strikes at the same record, fail that record and move past it.
+
+	A loss after progress starts a new count, and a chunk that was lost once commits every record
+	(tasks/bulk.py), so the record under the watermark is exactly the one that was running. Updates
+	``row`` and the database; returns how many records were failed (0 or 1). Caller holds the job lock.
+	"""
+	names = json.loads(row.names or "[]")
+	strikes = row.lost_count + 1 if row.lost_at == row.done_upto else 1
+	poisoned = 0
+	if strikes >= settings.get("bulk_queue_max_chunk_attempts") and row.done_upto < len(names):
+		_fail_poison_record(job, row, names[row.done_upto], strikes)
+		row.done_upto += 1
+		strikes, poisoned = 0, 1
+	row.lost_count, row.lost_at = strikes, row.done_upto
+	frappe.db.sql(
+		f"update `tab{dispatch.CHUNK}` set done_upto=%s, lost_count=%s, lost_at=%s where name=%s",
+		(row.done_upto, row.lost_count, row.lost_at, row.name),
 	)
 	return poisoned
 

@@ -53,6 +53,26 @@ def test_sigkill_workers_mid_chunk_repeatedly(workers):
 	assert max(tries) >= 2, "at least one chunk was recovered and re-run"
 
 
+def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers):
+	"""A record that kills the work horse every time is failed after a few losses; the rest complete."""
+	tag, names = make_records(40)
+	poison = names[2]
+	result = _enqueue(
+		doctype="BQ Test Record", ids=names, action="increment_counter", values={"kill": poison, "sleep": 0.1}, chunk_size=5
+	)
+	job = result["bulk_job"]
+	workers.start(1)
+	done = wait_for_job(job, timeout=180)
+	assert done.status == "Completed with Errors"
+	assert (done.succeeded, done.failed) == (39, 1)
+	[failure] = failures(job)
+	assert failure.reference_name == poison and failure.exception_type == "WorkerLost"
+	assert failure.attempts == 3 and "lost 3 times" in failure.error
+	values = counters(tag)
+	assert values.pop(poison) == 0
+	assert set(values.values()) == {1}
+
+
 def test_redis_restart_mid_run(workers):
 	"""The queue's Redis restarts (losing every queued job) mid-run: the job recovers and completes."""
 	tag, names = make_records(400)

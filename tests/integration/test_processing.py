@@ -5,7 +5,7 @@
 import frappe
 import pytest
 
-from .conftest import counters, ensure_user, failures, make_records, make_todos, rq_jobs_of, wait_for_job
+from .conftest import counters, ensure_user, failures, make_records, make_todos, rq_jobs_of, wait_for_job, wait_until
 
 
 def _enqueue(**kwargs):
@@ -97,8 +97,12 @@ def test_action_registered_by_another_app(workers):
 	job = wait_for_job(result["bulk_job"])
 	assert job.status == "Completed"
 	assert set(counters(tag).values()) == {1}
-	completed = frappe.cache.smembers(frappe.cache.make_key("bulk_queue_fixtures:completed"))
-	assert job.name.encode() in completed, "bulk_queue_on_complete hook ran"
+	# The completion hook runs right after the final commit, so give it a moment.
+	wait_until(
+		lambda: job.name.encode() in frappe.cache.smembers("bulk_queue_fixtures:completed"),
+		timeout=15,
+		message="the bulk_queue_on_complete hook",
+	)
 
 
 def test_builtin_submit_cancel_delete(workers):

@@ -17,6 +17,7 @@ class BulkQueueChunk(Document):
 		chunk_no: DF.Int
 		done_upto: DF.Int
 		ended_at: DF.Datetime | None
+		epoch: DF.Int
 		failed: DF.Int
 		heartbeat: DF.Datetime | None
 		lost_at: DF.Int

@@ -5,6 +5,12 @@ app_description = "Process thousands to millions of Frappe documents in the back
 app_email = "dev@bulk-queue.invalid"
 app_license = "mit"
 
+# Installation
+# ------------
+
+after_install = "bulk_queue.install.after_install"
+before_uninstall = "bulk_queue.install.before_uninstall"
+
 # Scheduled Tasks
 # ---------------
 

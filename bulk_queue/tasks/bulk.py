@@ -279,6 +279,7 @@ class ChunkRunner:
 		doc = frappe.get_doc(
 			{
 				"doctype": FAILURE,
+				"owner": self.job.user,
 				"bulk_job": self.job.name,
 				"chunk": self.chunk,
 				"reference_doctype": self.job.reference_doctype,

@@ -231,6 +231,7 @@ def _fail_poison_record(job: frappe._dict, row: frappe._dict, name: str, strikes
 	frappe.get_doc(
 		{
 			"doctype": "Bulk Queue Failure",
+			"owner": job.user,
 			"bulk_job": job.name,
 			"chunk": row.name,
 			"reference_doctype": job.reference_doctype,

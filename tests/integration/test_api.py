@@ -186,3 +186,24 @@ def test_whitelisted_for_rest():
 
 	for fn in (bulk.enqueue_bulk, bulk.cancel_bulk_job, bulk.retry_failed, bulk.get_bulk_job_status):
 		assert fn in frappe.whitelisted
+
+
+def test_log_clearing_is_registered_and_clears_old_jobs():
+	"""Install registers Bulk Queue Job in Log Settings; clearing drops old finished jobs with their rows."""
+	import frappe
+
+	from bulk_queue.bulk_queue.doctype.bulk_queue_job.bulk_queue_job import BulkQueueJob
+
+	assert frappe.db.exists("Logs To Clear", {"ref_doctype": "Bulk Queue Job"})
+	_, names = make_todos(3)
+	old = _enqueue(doctype="ToDo", ids=names, action="save")["bulk_job"]
+	for rq_job in rq_jobs_of(old):
+		rq_job.delete()
+	frappe.db.sql(
+		"update `tabBulk Queue Job` set status='Completed', modified=now() - interval 100 day where name=%s", old
+	)
+	frappe.db.commit()
+	BulkQueueJob.clear_old_logs(days=90)
+	frappe.db.commit()
+	assert not frappe.db.exists("Bulk Queue Job", old)
+	assert not frappe.db.exists("Bulk Queue Chunk", {"bulk_job": old})

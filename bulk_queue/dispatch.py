@@ -171,19 +171,10 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
 
 	The retry is what makes a killed work horse (out of memory, segfault, a record that crashes the
 	process) come back at once: RQ re-queues the job as soon as the worker sees its horse die, and the
-	re-run resumes at the chunk's watermark. Frappe v16's ``frappe.enqueue`` takes ``retry=``; v15's
-	does not, so there the job is built exactly as ``frappe.enqueue`` builds it, plus the retry.
+	re-run resumes at the chunk's watermark. ``frappe.enqueue`` (v15) has no way to pass an RQ retry,
+	so the job is built exactly as ``frappe.enqueue`` builds it - Frappe's ``execute_job`` with the
+	same arguments, timeouts, TTLs, failure callback and site-prefixed job id - plus the retry.
 	"""
-	from rq import Retry
-
-	job_id = rq_job_id(job.name, chunk.chunk_no, chunk.token)
-	timeout = job.timeout or chunk_timeout(job.queue)
-	retry = Retry(max=CHUNK_RETRIES)
-	if _enqueue_takes_retry():
-		return frappe.enqueue(
-			RUN_CHUNK, queue=job.queue, timeout=timeout, job_id=job_id, retry=retry, chunk=chunk.name, token=chunk.token
-		)
-
 	from frappe.utils.background_jobs import (
 		RQ_JOB_FAILURE_TTL,
 		RQ_RESULTS_TTL,
@@ -192,12 +183,13 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
 		get_queue,
 		truncate_failed_registry,
 	)
-	from rq import Callback
+	from rq import Callback, Retry
 
+	job_id = rq_job_id(job.name, chunk.chunk_no, chunk.token)
 	return get_queue(job.queue).enqueue_call(
 		execute_job,
 		on_failure=Callback(func=truncate_failed_registry),
-		timeout=timeout,
+		timeout=job.timeout or chunk_timeout(job.queue),
 		kwargs={
 			"site": frappe.local.site,
 			"user": frappe.session.user,
@@ -210,14 +202,8 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
 		failure_ttl=frappe.conf.get("rq_job_failure_ttl") or RQ_JOB_FAILURE_TTL,
 		result_ttl=frappe.conf.get("rq_results_ttl") or RQ_RESULTS_TTL,
 		job_id=create_job_id(job_id),
-		retry=retry,
+		retry=Retry(max=CHUNK_RETRIES),
 	)
-
-
-def _enqueue_takes_retry() -> bool:
-	import inspect
-
-	return "retry" in inspect.signature(frappe.enqueue).parameters
 
 
 def chunk_timeout(queue: str, requested: int | None = None) -> int:

@@ -5,10 +5,10 @@
 Built-in actions go through the document model, so validations, hooks and permissions run. Other apps
 register more in their ``hooks.py``::
 
-	bulk_queue_actions = {
-		"recalculate": "my_app.bulk.recalculate",  # fn(doc, values) -> None
-		"archive": {"method": "my_app.bulk.archive", "ptype": "write", "label": "Archive"},
-	}
+        bulk_queue_actions = {
+            "recalculate": "my_app.bulk.recalculate",  # fn(doc, values) -> None
+            "archive": {"method": "my_app.bulk.archive", "ptype": "write", "label": "Archive"},
+        }
 
 The function receives the loaded document (permission for ``ptype`` already checked for the requesting
 user) and the job's ``values`` dict. It must not commit or roll back: bulk_queue owns the transaction.
@@ -80,7 +80,11 @@ def get_actions() -> dict[str, Action]:
 			spec = {"method": spec}
 		if isinstance(spec, dict):
 			spec = {k: (v[-1] if isinstance(v, list) and v else v) for k, v in spec.items()}
-		if not ACTION_NAME.match(name) or not isinstance(spec, dict) or not isinstance(spec.get("method"), str):
+		if (
+			not ACTION_NAME.match(name)
+			or not isinstance(spec, dict)
+			or not isinstance(spec.get("method"), str)
+		):
 			continue
 		actions[name] = Action(
 			name=name,

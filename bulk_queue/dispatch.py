@@ -78,29 +78,38 @@ def create_job(
 def insert_chunks(bulk_job: str, batches, *, owner: str, first_no: int = 1) -> int:
 	"""Bulk-insert Pending chunk rows for ``batches`` (lists of names); return how many were added."""
 	now = now_datetime()
-	fields = [
-		"name", "creation", "modified", "owner", "modified_by", "docstatus", "idx",
-		"bulk_job", "chunk_no", "status", "names", "total",
-		"done_upto", "succeeded", "failed", "token", "lost_count", "lost_at",
-	]  # fmt: skip
-	rows = []
+	zero = dict.fromkeys(("docstatus", "idx", "done_upto", "succeeded", "failed", "token", "epoch"), 0)
+	zero |= dict.fromkeys(("lost_count", "lost_at"), 0)
+	rows: list[dict] = []
 	added = 0
-	for offset, batch in enumerate(batches):
-		chunk_no = first_no + offset
+	for chunk_no, batch in enumerate(batches, start=first_no):
 		rows.append(
-			(
-				f"{bulk_job}-{chunk_no:05d}", now, now, owner, owner, 0, 0,
-				bulk_job, chunk_no, "Pending", json.dumps(batch), len(batch),
-				0, 0, 0, 0, 0, 0,
-			)  # fmt: skip
+			{
+				**zero,
+				"name": f"{bulk_job}-{chunk_no:05d}",
+				"creation": now,
+				"modified": now,
+				"owner": owner,
+				"modified_by": owner,
+				"bulk_job": bulk_job,
+				"chunk_no": chunk_no,
+				"status": "Pending",
+				"names": json.dumps(batch),
+				"total": len(batch),
+			}
 		)
 		added += 1
 		if len(rows) >= 500:
-			frappe.db.bulk_insert(CHUNK, fields, rows)
+			_bulk_insert(CHUNK, rows)
 			rows = []
 	if rows:
-		frappe.db.bulk_insert(CHUNK, fields, rows)
+		_bulk_insert(CHUNK, rows)
 	return added
+
+
+def _bulk_insert(doctype: str, rows: list[dict]) -> None:
+	fields = list(rows[0])
+	frappe.db.bulk_insert(doctype, fields, [tuple(row[f] for f in fields) for row in rows])
 
 
 def lock_job(bulk_job: str) -> frappe._dict | None:
@@ -292,9 +301,13 @@ def retry_failed(bulk_job: str) -> int:
 		"update `tabBulk Queue Failure` set retried=1 where bulk_job=%s and retried=0",
 		bulk_job,
 	)
-	last_no = frappe.db.sql(f"select coalesce(max(chunk_no), 0) from `tab{CHUNK}` where bulk_job=%s", bulk_job)[0][0]
+	last_no = frappe.db.sql(
+		f"select coalesce(max(chunk_no), 0) from `tab{CHUNK}` where bulk_job=%s", bulk_job
+	)[0][0]
 	size = frappe.db.get_value(JOB, bulk_job, "chunk_size") or settings.get("bulk_queue_default_chunk_size")
-	added = insert_chunks(bulk_job, chunked(names, size), owner=job.user or frappe.session.user, first_no=last_no + 1)
+	added = insert_chunks(
+		bulk_job, chunked(names, size), owner=job.user or frappe.session.user, first_no=last_no + 1
+	)
 	# A cancelled job's never-run records are not failures; only the failed ones are retried here.
 	frappe.db.sql(
 		f"""update `tab{JOB}` set status='Queued', ended_at=null, processed=processed-%s,

@@ -1,7 +1,9 @@
 app_name = "bulk_queue"
 app_title = "Bulk Queue"
 app_publisher = "bulk_queue contributors"
-app_description = "Process thousands to millions of Frappe documents in the background, safely, with live progress"
+app_description = (
+	"Process thousands to millions of Frappe documents in the background, safely, with live progress"
+)
 app_email = "dev@bulk-queue.invalid"
 app_license = "mit"
 

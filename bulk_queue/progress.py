@@ -11,7 +11,17 @@ import frappe
 from bulk_queue import settings
 
 EVENT = "bulk_queue_progress"
-FIELDS = ("name", "reference_doctype", "action", "status", "user", "total", "processed", "succeeded", "failed")
+FIELDS = (
+	"name",
+	"reference_doctype",
+	"action",
+	"status",
+	"user",
+	"total",
+	"processed",
+	"succeeded",
+	"failed",
+)
 
 _last_sent: dict[str, float] = {}
 

@@ -16,7 +16,16 @@ from bulk_queue.actions import Action, get_action
 from bulk_queue.utils.selection import SelectionError, chunk_count, parse_ids, parse_json_object
 
 # Fields a bulk set_value may never touch: identity, audit trail and document state.
-PROTECTED_FIELDS = {*default_fields, "amended_from", "naming_series", "_user_tags", "_comments", "_assign", "_liked_by", "_seen"}
+PROTECTED_FIELDS = {
+	*default_fields,
+	"amended_from",
+	"naming_series",
+	"_user_tags",
+	"_comments",
+	"_assign",
+	"_liked_by",
+	"_seen",
+}
 
 
 @frappe.whitelist(methods=["POST"])
@@ -80,7 +89,13 @@ def enqueue_bulk(
 		)
 		if existing:
 			job = existing[0]
-			return {"bulk_job": job.name, "enqueued": job.chunks, "total": job.total, "queued_now": 0, "existing": True}
+			return {
+				"bulk_job": job.name,
+				"enqueued": job.chunks,
+				"total": job.total,
+				"queued_now": 0,
+				"existing": True,
+			}
 
 		name = dispatch.create_job(
 			doctype=doctype,
@@ -104,7 +119,9 @@ def enqueue_bulk(
 	queued_now = dispatch.enqueue_chunks(job, claimed)
 	if queued_now < len(claimed):
 		frappe.msgprint(
-			_("Bulk Queue Job {0} is recorded, but the queue could not be reached; it will start when it is.").format(name),
+			_(
+				"Bulk Queue Job {0} is recorded, but the queue could not be reached; it will start when it is."
+			).format(name),
 			indicator="orange",
 			alert=True,
 		)
@@ -134,10 +151,16 @@ def _log_activity(bulk_job: str, doctype: str, action: str, total: int, user: st
 
 def _validate_doctype(doctype: Any) -> str:
 	if not doctype or not isinstance(doctype, str) or not frappe.db.exists("DocType", doctype):
-		frappe.throw(_("DocType {0} does not exist.").format(frappe.bold(str(doctype))), frappe.DoesNotExistError)
+		frappe.throw(
+			_("DocType {0} does not exist.").format(frappe.bold(str(doctype))), frappe.DoesNotExistError
+		)
 	meta = frappe.get_meta(doctype)
 	if meta.istable or meta.issingle or meta.is_virtual:
-		frappe.throw(_("{0} is a child table, single or virtual DocType and cannot be processed in bulk.").format(_(doctype)))
+		frappe.throw(
+			_("{0} is a child table, single or virtual DocType and cannot be processed in bulk.").format(
+				_(doctype)
+			)
+		)
 	return doctype
 
 
@@ -154,12 +177,16 @@ def _parse_ids(ids: Any) -> list[str]:
 	limit = settings.get("bulk_queue_max_records")
 	if len(names) > limit:
 		frappe.throw(
-			_("{0} records selected; at most {1} can be processed in one bulk job.").format(len(names), limit),
+			_("{0} records selected; at most {1} can be processed in one bulk job.").format(
+				len(names), limit
+			),
 			title=_("Too Many Records"),
 		)
 	too_long = next((n for n in names if len(n) > 140), None)
 	if too_long:
-		frappe.throw(_("Record name {0} is longer than 140 characters.").format(frappe.bold(too_long[:40] + "...")))
+		frappe.throw(
+			_("Record name {0} is longer than 140 characters.").format(frappe.bold(too_long[:40] + "..."))
+		)
 	return names
 
 
@@ -179,9 +206,13 @@ def _validate_values(meta, act: Action, values: dict, user: str) -> None:
 	for fieldname in values:
 		df = meta.get_field(fieldname)
 		if fieldname in PROTECTED_FIELDS or not df:
-			frappe.throw(_("{0} is not a field that can be set on {1}.").format(frappe.bold(fieldname), _(meta.name)))
+			frappe.throw(
+				_("{0} is not a field that can be set on {1}.").format(frappe.bold(fieldname), _(meta.name))
+			)
 		if df.fieldtype in table_fields or df.fieldtype in no_value_fields:
-			frappe.throw(_("Field {0} ({1}) cannot be set in bulk.").format(frappe.bold(fieldname), _(df.fieldtype)))
+			frappe.throw(
+				_("Field {0} ({1}) cannot be set in bulk.").format(frappe.bold(fieldname), _(df.fieldtype))
+			)
 		if df.permlevel and df.permlevel not in writable_levels:
 			frappe.throw(
 				_("You do not have permission to change field {0}.").format(frappe.bold(fieldname)),
@@ -205,7 +236,9 @@ def _validate_chunk_size(chunk_size: Any) -> int:
 def _validate_queue(queue: Any) -> str:
 	queue = queue or settings.get("bulk_queue_default_queue")
 	if queue not in settings.QUEUES:
-		frappe.throw(_("Queue must be one of {0}.").format(", ".join(settings.QUEUES)), title=_("Invalid Queue"))
+		frappe.throw(
+			_("Queue must be one of {0}.").format(", ".join(settings.QUEUES)), title=_("Invalid Queue")
+		)
 	return queue
 
 
@@ -269,9 +302,13 @@ def get_bulk_job_status(bulk_job: str) -> dict:
 
 
 def _check_job_access(bulk_job: str):
-	job = frappe.db.get_value("Bulk Queue Job", bulk_job, ["name", "user", "reference_doctype", "action"], as_dict=True)
+	job = frappe.db.get_value(
+		"Bulk Queue Job", bulk_job, ["name", "user", "reference_doctype", "action"], as_dict=True
+	)
 	if not job:
 		frappe.throw(_("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
 	if job.user != frappe.session.user and "System Manager" not in frappe.get_roles():
-		frappe.throw(_("Only the user who started a bulk job or a System Manager can do this."), frappe.PermissionError)
+		frappe.throw(
+			_("Only the user who started a bulk job or a System Manager can do this."), frappe.PermissionError
+		)
 	return job

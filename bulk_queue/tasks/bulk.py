@@ -321,10 +321,20 @@ class ChunkRunner:
 				ended_at=if(%s, %s, ended_at), queued_at=if(%s, %s, queued_at), rq_job_id=%s
 			where name=%s""",
 			(
-				self.idx, succeeded, failed, status, token, now, now,
-				final, now, continue_later, now,
-				dispatch.rq_job_id(self.job.name, row.chunk_no, token), self.chunk,
-			),  # fmt: skip
+				self.idx,
+				succeeded,
+				failed,
+				status,
+				token,
+				now,
+				now,
+				final,
+				now,
+				continue_later,
+				now,
+				dispatch.rq_job_id(self.job.name, row.chunk_no, token),
+				self.chunk,
+			),
 		)
 		frappe.db.sql(
 			f"""update `tab{JOB}` set processed=processed+%s, succeeded=succeeded+%s,
@@ -418,7 +428,12 @@ def is_transient(e: BaseException) -> bool:
 	if isinstance(e, pymysql.err.MySQLError) and e.args:
 		return e.args[0] in CONNECTION_LOST or e.args[0] in (1205, 1213)
 	cause = e.__cause__ or e.__context__
-	return cause is not None and cause is not e and isinstance(cause, pymysql.err.MySQLError) and is_transient(cause)
+	return (
+		cause is not None
+		and cause is not e
+		and isinstance(cause, pymysql.err.MySQLError)
+		and is_transient(cause)
+	)
 
 
 def _worker_label() -> str:
@@ -467,4 +482,6 @@ def _run_completion_hooks(bulk_job: str) -> None:
 			frappe.db.commit()
 		except Exception:
 			frappe.db.rollback()
-			frappe.log_error(title=f"bulk_queue completion hook {method}", reference_doctype=JOB, reference_name=bulk_job)
+			frappe.log_error(
+				title=f"bulk_queue completion hook {method}", reference_doctype=JOB, reference_name=bulk_job
+			)

@@ -43,7 +43,9 @@ def maybe_recover(method: str | None = None, **kwargs) -> None:
 		key = frappe.cache.make_key("bulk_queue:recovery-tick")
 		if not frappe.cache.set(key, 1, nx=True, ex=THROTTLE):
 			return
-		if not frappe.db.sql("select 1 from `tabBulk Queue Job` where status in ('Queued', 'Running') limit 1"):
+		if not frappe.db.sql(
+			"select 1 from `tabBulk Queue Job` where status in ('Queued', 'Running') limit 1"
+		):
 			return
 		frappe.enqueue(RECOVER, queue="short", job_id="bulk_queue:recover", deduplicate=True)
 	except Exception:
@@ -79,7 +81,9 @@ def check_job(bulk_job: str, *, throttle: bool = True) -> None:
 		recover_job(bulk_job)
 	except Exception:
 		frappe.db.rollback()
-		frappe.log_error(title="bulk_queue: recovery check failed", reference_doctype=dispatch.JOB, reference_name=bulk_job)
+		frappe.log_error(
+			title="bulk_queue: recovery check failed", reference_doctype=dispatch.JOB, reference_name=bulk_job
+		)
 
 
 def recover_job(bulk_job: str) -> tuple[int, int]:
@@ -160,7 +164,9 @@ def _worker_dead(job) -> bool:
 	"""True when the worker that started ``job`` is gone: unregistered, or a dead pid on this host."""
 	if not job.worker_name:
 		return False
-	worker = Worker.find_by_key(Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis_conn())
+	worker = Worker.find_by_key(
+		Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis_conn()
+	)
 	if worker is None:
 		return True
 	if worker.hostname == socket.gethostname() and worker.pid:

@@ -97,9 +97,14 @@ class Workers:
 		if shutil.which("bench"):
 			cmd, cwd = ["bench", *args], BENCH
 		else:
-			cmd, cwd = [str(BENCH / "env/bin/python"), "-m", "frappe.utils.bench_helper", "frappe", *args], BENCH / "sites"
+			cmd, cwd = (
+				[str(BENCH / "env/bin/python"), "-m", "frappe.utils.bench_helper", "frappe", *args],
+				BENCH / "sites",
+			)
 		log = open(LOG_DIR / f"{label}-{uuid.uuid4().hex[:8]}.log", "w")
-		return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+		return subprocess.Popen(
+			cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+		)
 
 	def kill(self, index: int = 0, sig: int = signal.SIGKILL) -> None:
 		"""Kill worker ``index`` and its work horse at once."""
@@ -147,7 +152,9 @@ def _purge_queues() -> None:
 # -- waiting and reading --------------------------------------------------------------------------
 
 
-def wait_for_job(name: str, statuses=("Completed", "Completed with Errors", "Failed", "Cancelled"), timeout=120):
+def wait_for_job(
+	name: str, statuses=("Completed", "Completed with Errors", "Failed", "Cancelled"), timeout=120
+):
 	"""Poll the job row (fresh transaction each time) until its status is one of ``statuses``."""
 	import frappe
 
@@ -189,14 +196,28 @@ def make_todos(
 	tag = f"bq-{uuid.uuid4().hex[:10]}"
 	now = now_datetime()
 	names = [f"{tag}-{i:06d}" for i in range(count)]
-	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx", "status", "priority", "description", "allocated_to"]
+	fields = [
+		"name",
+		"creation",
+		"modified",
+		"owner",
+		"modified_by",
+		"docstatus",
+		"idx",
+		"status",
+		"priority",
+		"description",
+		"allocated_to",
+	]
 	rows = [(n, now, now, owner, owner, 0, 0, status, "Medium", f"<p>{tag}</p>", allocated_to) for n in names]
 	frappe.db.bulk_insert("ToDo", fields, rows)
 	frappe.db.commit()
 	return tag, names
 
 
-def make_records(count: int, *, fail_every: int = 0, sleep_ms: int = 0, owner: str = "Administrator") -> tuple[str, list[str]]:
+def make_records(
+	count: int, *, fail_every: int = 0, sleep_ms: int = 0, owner: str = "Administrator"
+) -> tuple[str, list[str]]:
 	"""Insert ``count`` BQ Test Records (every ``fail_every``-th flagged to fail validation)."""
 	import frappe
 	from frappe.utils import now_datetime
@@ -204,9 +225,35 @@ def make_records(count: int, *, fail_every: int = 0, sleep_ms: int = 0, owner: s
 	tag = f"bq-{uuid.uuid4().hex[:10]}"
 	now = now_datetime()
 	names = [f"{tag}-{i:06d}" for i in range(count)]
-	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx", "title", "tag", "counter", "fail_validation", "sleep_ms"]
+	fields = [
+		"name",
+		"creation",
+		"modified",
+		"owner",
+		"modified_by",
+		"docstatus",
+		"idx",
+		"title",
+		"tag",
+		"counter",
+		"fail_validation",
+		"sleep_ms",
+	]
 	rows = [
-		(n, now, now, owner, owner, 0, 0, n, tag, 0, int(bool(fail_every) and i % fail_every == fail_every - 1), sleep_ms)
+		(
+			n,
+			now,
+			now,
+			owner,
+			owner,
+			0,
+			0,
+			n,
+			tag,
+			0,
+			int(bool(fail_every) and i % fail_every == fail_every - 1),
+			sleep_ms,
+		)
 		for i, n in enumerate(names)
 	]
 	frappe.db.bulk_insert("BQ Test Record", fields, rows)

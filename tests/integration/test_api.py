@@ -28,12 +28,24 @@ def test_returns_job_and_records_it():
 	import frappe
 
 	_, names = make_todos(120)
-	result = _enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Closed"}, chunk_size=50, queue="short")
+	result = _enqueue(
+		doctype="ToDo",
+		ids=names,
+		action="set_value",
+		values={"status": "Closed"},
+		chunk_size=50,
+		queue="short",
+	)
 	assert result["total"] == 120
 	assert result["enqueued"] == 3
 	job = frappe.get_doc("Bulk Queue Job", result["bulk_job"])
 	assert job.status == "Queued"
-	assert (job.reference_doctype, job.action, job.queue, job.user) == ("ToDo", "set_value", "short", "Administrator")
+	assert (job.reference_doctype, job.action, job.queue, job.user) == (
+		"ToDo",
+		"set_value",
+		"short",
+		"Administrator",
+	)
 	assert json.loads(job.values) == {"status": "Closed"}
 	assert (job.total, job.processed, job.chunk_size, job.chunks) == (120, 0, 50, 3)
 
@@ -44,7 +56,7 @@ def test_returns_job_and_records_it():
 		lambda names: json.dumps(names + names[:3]),
 		lambda names: ",".join(names) + ",, ,",
 		lambda names: "\n".join(names) + "\n\n",
-		lambda names: names + [" ", names[0]],
+		lambda names: [*names, " ", names[0]],
 	],
 	ids=["json-with-duplicates", "csv-with-blanks", "newlines", "list-with-blanks"],
 )
@@ -61,7 +73,9 @@ def test_values_as_json_string():
 
 	_, names = make_todos(2)
 	result = _enqueue(doctype="ToDo", ids=names, action="set_value", values='{"priority": "High"}')
-	assert json.loads(frappe.db.get_value("Bulk Queue Job", result["bulk_job"], "values")) == {"priority": "High"}
+	assert json.loads(frappe.db.get_value("Bulk Queue Job", result["bulk_job"], "values")) == {
+		"priority": "High"
+	}
 
 
 def test_chunk_ids_are_readable_and_deterministic():
@@ -106,7 +120,9 @@ def test_double_submit_returns_the_same_job():
 
 	_, names = make_todos(5)
 	first = _enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Closed"})
-	again = _enqueue(doctype="ToDo", ids=list(reversed(names)), action="set_value", values={"status": "Closed"})
+	again = _enqueue(
+		doctype="ToDo", ids=list(reversed(names)), action="set_value", values={"status": "Closed"}
+	)
 	other = _enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Cancelled"})
 	assert again["bulk_job"] == first["bulk_job"] and again["existing"] is True
 	assert other["bulk_job"] != first["bulk_job"]
@@ -145,7 +161,9 @@ def test_bad_input_is_refused_and_leaves_nothing(kwargs, message):
 	import frappe
 
 	before = _counts()
-	with pytest.raises(frappe.ValidationError if "does not exist" not in message else frappe.DoesNotExistError) as info:
+	with pytest.raises(
+		frappe.ValidationError if "does not exist" not in message else frappe.DoesNotExistError
+	) as info:
 		_enqueue(**kwargs)
 	assert message.lower() in str(info.value).lower()
 	assert _counts() == before
@@ -200,7 +218,8 @@ def test_log_clearing_is_registered_and_clears_old_jobs():
 	for rq_job in rq_jobs_of(old):
 		rq_job.delete()
 	frappe.db.sql(
-		"update `tabBulk Queue Job` set status='Completed', modified=now() - interval 100 day where name=%s", old
+		"update `tabBulk Queue Job` set status='Completed', modified=now() - interval 100 day where name=%s",
+		old,
 	)
 	frappe.db.commit()
 	BulkQueueJob.clear_old_logs(days=90)

@@ -37,7 +37,9 @@ def _assert_exactly_once(tag, job):
 def test_sigkill_workers_mid_chunk_repeatedly(workers):
 	"""Workers SIGKILLed mid-chunk three times: the job still ends Completed with every record once."""
 	tag, names = make_records(600)
-	result = _enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=50)
+	result = _enqueue(
+		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=50
+	)
 	job = result["bulk_job"]
 	workers.start(2)
 	for kill_no in range(3):
@@ -58,7 +60,11 @@ def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers):
 	tag, names = make_records(40)
 	poison = names[2]
 	result = _enqueue(
-		doctype="BQ Test Record", ids=names, action="increment_counter", values={"kill": poison, "sleep": 0.1}, chunk_size=5
+		doctype="BQ Test Record",
+		ids=names,
+		action="increment_counter",
+		values={"kill": poison, "sleep": 0.1},
+		chunk_size=5,
 	)
 	job = result["bulk_job"]
 	workers.start(1)
@@ -76,7 +82,9 @@ def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers):
 def test_redis_restart_mid_run(workers):
 	"""The queue's Redis restarts (losing every queued job) mid-run: the job recovers and completes."""
 	tag, names = make_records(400)
-	result = _enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=40)
+	result = _enqueue(
+		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=40
+	)
 	job = result["bulk_job"]
 	workers.start(2, scheduler=True)
 	wait_until(lambda: _processed(job) >= 60, timeout=120, message="60 processed")
@@ -91,7 +99,9 @@ def test_deadlock_is_retried_not_lost(workers):
 	tag, names = make_records(40)
 	_, ballast = make_records(300)
 	blocker = names[30]
-	result = _enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.03}, chunk_size=40)
+	result = _enqueue(
+		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.03}, chunk_size=40
+	)
 	job = result["bulk_job"]
 
 	import pymysql
@@ -133,7 +143,12 @@ def test_timeout_shorter_than_chunk(workers):
 	"""A chunk needing ~12 s with a 6 s timeout is continued in further tries, nothing lost or doubled."""
 	tag, names = make_records(120)
 	result = _enqueue(
-		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.1}, chunk_size=120, timeout=6
+		doctype="BQ Test Record",
+		ids=names,
+		action="increment_counter",
+		values={"sleep": 0.1},
+		chunk_size=120,
+		timeout=6,
 	)
 	workers.start(1)
 	done = wait_for_job(result["bulk_job"], timeout=180)
@@ -148,7 +163,9 @@ def test_cancel_mid_run(workers):
 	from bulk_queue.api.bulk import cancel_bulk_job
 
 	tag, names = make_records(500)
-	result = _enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=50)
+	result = _enqueue(
+		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=50
+	)
 	job = result["bulk_job"]
 	workers.start(2)
 	wait_until(lambda: _processed(job) >= 100, timeout=120, message="100 processed")
@@ -163,7 +180,11 @@ def test_cancel_mid_run(workers):
 	assert done.succeeded == sum(values.values()) == done.processed
 	assert done.processed < 500
 	wait_until(
-		lambda: not frappe.db.count("Bulk Queue Chunk", {"bulk_job": job, "status": ("in", ["Pending", "Queued", "Running"])}),
+		lambda: (
+			not frappe.db.count(
+				"Bulk Queue Chunk", {"bulk_job": job, "status": ("in", ["Pending", "Queued", "Running"])}
+			)
+		),
 		timeout=30,
 		message="every chunk closed",
 	)
@@ -194,7 +215,9 @@ def test_retry_failed_after_fixing_the_cause(workers):
 def test_double_submit_while_running(workers):
 	"""Submitting the same selection while it runs returns the running job, which applies once."""
 	tag, names = make_records(100)
-	args = dict(doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=25)
+	args = dict(
+		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=25
+	)
 	first = _enqueue(**args)
 	workers.start(1)
 	wait_until(lambda: _processed(first["bulk_job"]) >= 1, timeout=60, message="the job to start")
@@ -228,7 +251,9 @@ def _restart_queue_redis():
 	port = url.rsplit(":", 1)[1].split("/")[0]
 	subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], check=False, capture_output=True)
 	time.sleep(1)
-	subprocess.run(["redis-server", "redis_queue.conf", "--daemonize", "yes"], cwd=BENCH / "config", check=True)
+	subprocess.run(
+		["redis-server", "redis_queue.conf", "--daemonize", "yes"], cwd=BENCH / "config", check=True
+	)
 	for _ in range(40):
 		if subprocess.run(["redis-cli", "-p", port, "ping"], capture_output=True).returncode == 0:
 			break

@@ -5,7 +5,16 @@
 import frappe
 import pytest
 
-from .conftest import counters, ensure_user, failures, make_records, make_todos, rq_jobs_of, wait_for_job, wait_until
+from .conftest import (
+	counters,
+	ensure_user,
+	failures,
+	make_records,
+	make_todos,
+	rq_jobs_of,
+	wait_for_job,
+	wait_until,
+)
 
 
 def _enqueue(**kwargs):
@@ -17,7 +26,14 @@ def _enqueue(**kwargs):
 def test_two_thousand_todos_closed_by_two_workers(workers, realtime):
 	"""2,000 ToDos are closed across 40 chunks by two workers at once; the job ends Completed."""
 	_, names = make_todos(2000)
-	result = _enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Closed"}, chunk_size=50, queue="short")
+	result = _enqueue(
+		doctype="ToDo",
+		ids=names,
+		action="set_value",
+		values={"status": "Closed"},
+		chunk_size=50,
+		queue="short",
+	)
 	assert result["enqueued"] == 40
 	workers.start(2)
 	job = wait_for_job(result["bulk_job"], timeout=240)
@@ -27,7 +43,9 @@ def test_two_thousand_todos_closed_by_two_workers(workers, realtime):
 	assert job.started_at and job.ended_at and job.ended_at >= job.started_at
 	statuses = frappe.db.sql("select status, count(*) from tabToDo where name in %s group by status", [names])
 	assert dict(statuses) == {"Closed": 2000}
-	chunks = frappe.get_all("Bulk Queue Chunk", filters={"bulk_job": job.name}, fields=["status", "worker", "done_upto", "total"])
+	chunks = frappe.get_all(
+		"Bulk Queue Chunk", filters={"bulk_job": job.name}, fields=["status", "worker", "done_upto", "total"]
+	)
 	assert len(chunks) == 40 and {c.status for c in chunks} == {"Done"}
 	assert all(c.done_upto == c.total == 50 for c in chunks)
 	assert len({c.worker for c in chunks}) == 2, "both workers took chunks"
@@ -75,7 +93,9 @@ def test_all_failing_ends_failed(workers):
 def test_records_deleted_before_processing(workers):
 	"""Records deleted between enqueue and processing are failed as not found; the rest close."""
 	_, names = make_todos(30)
-	result = _enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Closed"}, chunk_size=10)
+	result = _enqueue(
+		doctype="ToDo", ids=names, action="set_value", values={"status": "Closed"}, chunk_size=10
+	)
 	gone = names[3:8]
 	frappe.db.delete("ToDo", {"name": ("in", gone)})
 	frappe.db.commit()
@@ -112,7 +132,9 @@ def test_builtin_submit_cancel_delete(workers):
 	for action, docstatus in (("submit", 1), ("cancel", 2)):
 		job = wait_for_job(_enqueue(doctype="BQ Test Record", ids=names, action=action)["bulk_job"])
 		assert job.status == "Completed", failures(job.name)
-		assert set(frappe.get_all("BQ Test Record", {"name": ("in", names)}, pluck="docstatus")) == {docstatus}
+		assert set(frappe.get_all("BQ Test Record", {"name": ("in", names)}, pluck="docstatus")) == {
+			docstatus
+		}
 	job = wait_for_job(_enqueue(doctype="BQ Test Record", ids=names, action="delete")["bulk_job"])
 	assert job.status == "Completed"
 	assert not frappe.get_all("BQ Test Record", {"name": ("in", names)})

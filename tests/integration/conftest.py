@@ -51,6 +51,7 @@ def site():
 	frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
 	frappe.db.commit()
 	yield SITE
+	_purge_queues()
 	frappe.destroy()
 
 
@@ -106,12 +107,18 @@ class Workers:
 			cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
 		)
 
-	def kill(self, index: int = 0, sig: int = signal.SIGKILL) -> None:
-		"""Kill worker ``index`` and its work horse at once."""
+	def kill(self, index: int = 0, *, horse: bool = True) -> None:
+		"""SIGKILL worker ``index``; with ``horse``, also the work horse running its job (RQ puts the
+		horse in a session of its own, so killing the worker's group alone leaves it running on)."""
+		import psutil
+
 		proc = self.procs.pop(index)
 		try:
-			os.killpg(proc.pid, sig)
-		except ProcessLookupError:
+			tree = psutil.Process(proc.pid).children(recursive=True) if horse else []
+			os.killpg(proc.pid, signal.SIGKILL)
+			for child in tree:
+				child.kill()
+		except (ProcessLookupError, psutil.NoSuchProcess):
 			pass
 		proc.wait(timeout=30)
 
@@ -139,13 +146,16 @@ def workers(site):
 
 
 def _purge_queues() -> None:
-	"""Drop this site's leftover jobs so a previous run cannot interfere."""
+	"""Drop leftover jobs of this site and of sites no longer on the bench (earlier test runs), so
+	they cannot keep the workers of this run busy."""
 	from frappe.utils.background_jobs import get_queue
 
+	sites = {p.name for p in (BENCH / "sites").iterdir() if (p / "site_config.json").is_file()}
 	for name in ("short", "default", "long"):
 		queue = get_queue(name)
 		for job in queue.jobs:
-			if job.kwargs.get("site") == SITE:
+			site = job.kwargs.get("site")
+			if site == SITE or site not in sites:
 				job.delete()
 
 

@@ -226,6 +226,11 @@ class ChunkRunner:
 				retry = transient and attempts < self.max_attempts
 				if transient:
 					self.transient_failures[self.idx] = attempts
+				if self.tx_event == "commit":
+					# The action committed before it failed: what came before is durable and this
+					# record cannot be undone. Record it as failed; _process moves the watermark past it.
+					self._record_failure(name, *error, attempts)
+					return
 				if not self._rollback_to(savepoint, marks):
 					if not retry:
 						self.forced_failures[self.idx] = (*error, attempts)
@@ -259,10 +264,7 @@ class ChunkRunner:
 				frappe.local.message_log = []
 
 	def _run_action(self, name: str) -> None:
-		doctype = self.job.reference_doctype
-		if not frappe.db.exists(doctype, name):
-			raise frappe.DoesNotExistError(frappe._("{0} {1} not found").format(frappe._(doctype), name))
-		doc = frappe.get_doc(doctype, name)
+		doc = frappe.get_doc(self.job.reference_doctype, name)  # DoesNotExistError when it is gone
 		doc.check_permission(self.action.ptype)
 		self.action.apply(doc, self.values)
 

@@ -213,6 +213,24 @@ def test_retry_failed_after_fixing_the_cause(workers):
 	assert len(history) == 10 and all(f.retried for f in history)
 
 
+def test_action_that_commits_is_not_applied_twice(workers):
+	"""An action that commits by itself (and sometimes fails after committing) never runs twice."""
+	tag, names = make_records(30)
+	bad = names[4:6]
+	result = _enqueue(
+		doctype="BQ Test Record",
+		ids=names,
+		action="increment_and_commit",
+		values={"raise_on": bad},
+		chunk_size=30,
+	)
+	workers.start(1)
+	done = wait_for_job(result["bulk_job"])
+	assert set(counters(tag).values()) == {1}
+	assert (done.status, done.succeeded, done.failed) == ("Completed with Errors", 28, 2)
+	assert {f.reference_name for f in failures(done.name)} == set(bad)
+
+
 def test_double_submit_while_running(workers):
 	"""Submitting the same selection while it runs returns the running job, which applies once."""
 	tag, names = make_records(100)

@@ -11,7 +11,8 @@ register more in their ``hooks.py``::
         }
 
 The function receives the loaded document (permission for ``ptype`` already checked for the requesting
-user) and the job's ``values`` dict. It must not commit or roll back: bulk_queue owns the transaction.
+user) and the job's ``values`` dict. It should not commit or roll back: bulk_queue owns the transaction
+(if it commits, the chunk's watermark follows at once, so nothing is applied twice).
 """
 
 from __future__ import annotations

@@ -200,75 +200,70 @@ def make_todos(
 	count: int, *, owner: str = "Administrator", status: str = "Open", allocated_to: str | None = None
 ) -> tuple[str, list[str]]:
 	"""Insert ``count`` ToDos fast (one multi-row INSERT) and commit; returns (tag, names)."""
-	import frappe
-	from frappe.utils import now_datetime
-
-	tag = f"bq-{uuid.uuid4().hex[:10]}"
-	now = now_datetime()
-	names = [f"{tag}-{i:06d}" for i in range(count)]
-	fields = [
-		"name",
-		"creation",
-		"modified",
-		"owner",
-		"modified_by",
-		"docstatus",
-		"idx",
-		"status",
-		"priority",
-		"description",
-		"allocated_to",
-	]
-	rows = [(n, now, now, owner, owner, 0, 0, status, "Medium", f"<p>{tag}</p>", allocated_to) for n in names]
-	frappe.db.bulk_insert("ToDo", fields, rows)
-	frappe.db.commit()
-	return tag, names
+	return _insert_rows(
+		"ToDo",
+		count,
+		owner,
+		lambda tag, i: {
+			"status": status,
+			"priority": "Medium",
+			"description": f"<p>{tag}</p>",
+			"allocated_to": allocated_to,
+		},
+	)
 
 
 def make_records(
 	count: int, *, fail_every: int = 0, sleep_ms: int = 0, owner: str = "Administrator"
 ) -> tuple[str, list[str]]:
 	"""Insert ``count`` BQ Test Records (every ``fail_every``-th flagged to fail validation)."""
+	return _insert_rows(
+		"BQ Test Record",
+		count,
+		owner,
+		lambda tag, i: {
+			"title": f"{tag}-{i:06d}",
+			"tag": tag,
+			"counter": 0,
+			"fail_validation": int(bool(fail_every) and i % fail_every == fail_every - 1),
+			"sleep_ms": sleep_ms,
+		},
+	)
+
+
+def _insert_rows(doctype: str, count: int, owner: str, values) -> tuple[str, list[str]]:
+	"""Bulk-insert ``count`` rows named ``<tag>-<n>`` with ``values(tag, n)`` and commit."""
 	import frappe
 	from frappe.utils import now_datetime
 
 	tag = f"bq-{uuid.uuid4().hex[:10]}"
 	now = now_datetime()
 	names = [f"{tag}-{i:06d}" for i in range(count)]
-	fields = [
-		"name",
-		"creation",
-		"modified",
-		"owner",
-		"modified_by",
-		"docstatus",
-		"idx",
-		"title",
-		"tag",
-		"counter",
-		"fail_validation",
-		"sleep_ms",
-	]
 	rows = [
-		(
-			n,
-			now,
-			now,
-			owner,
-			owner,
-			0,
-			0,
-			n,
-			tag,
-			0,
-			int(bool(fail_every) and i % fail_every == fail_every - 1),
-			sleep_ms,
-		)
+		{
+			"name": n,
+			"creation": now,
+			"modified": now,
+			"owner": owner,
+			"modified_by": owner,
+			"docstatus": 0,
+			"idx": 0,
+		}
+		| values(tag, i)
 		for i, n in enumerate(names)
 	]
-	frappe.db.bulk_insert("BQ Test Record", fields, rows)
+	if rows:
+		fields = list(rows[0])
+		frappe.db.bulk_insert(doctype, fields, [tuple(r[f] for f in fields) for r in rows])
 	frappe.db.commit()
 	return tag, names
+
+
+def enqueue(**kwargs) -> dict:
+	"""``enqueue_bulk`` as the console calls it."""
+	from bulk_queue.api.bulk import enqueue_bulk
+
+	return enqueue_bulk(**kwargs)
 
 
 def counters(tag: str) -> dict[str, int]:

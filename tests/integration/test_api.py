@@ -7,7 +7,7 @@ import time
 
 import pytest
 
-from .conftest import ensure_user, make_records, make_todos, rq_jobs_of
+from .conftest import enqueue, ensure_user, make_records, make_todos, rq_jobs_of
 
 
 def _counts():
@@ -17,18 +17,12 @@ def _counts():
 	return frappe.db.count("Bulk Queue Job"), frappe.db.count("Bulk Queue Chunk")
 
 
-def _enqueue(**kwargs):
-	from bulk_queue.api.bulk import enqueue_bulk
-
-	return enqueue_bulk(**kwargs)
-
-
 def test_returns_job_and_records_it():
 	"""A valid call returns the job name, chunk jobs and total, and records the job as Queued."""
 	import frappe
 
 	_, names = make_todos(120)
-	result = _enqueue(
+	result = enqueue(
 		doctype="ToDo",
 		ids=names,
 		action="set_value",
@@ -63,7 +57,7 @@ def test_returns_job_and_records_it():
 def test_accepts_what_desk_and_rest_send(ids):
 	"""ids as a JSON string, CSV, newline text or list all give the same clean selection."""
 	_, names = make_todos(7)
-	result = _enqueue(doctype="ToDo", ids=ids(names), action="save", queue="short")
+	result = enqueue(doctype="ToDo", ids=ids(names), action="save", queue="short")
 	assert result["total"] == 7
 
 
@@ -72,7 +66,7 @@ def test_values_as_json_string():
 	import frappe
 
 	_, names = make_todos(2)
-	result = _enqueue(doctype="ToDo", ids=names, action="set_value", values='{"priority": "High"}')
+	result = enqueue(doctype="ToDo", ids=names, action="set_value", values='{"priority": "High"}')
 	assert json.loads(frappe.db.get_value("Bulk Queue Job", result["bulk_job"], "values")) == {
 		"priority": "High"
 	}
@@ -84,7 +78,7 @@ def test_chunk_ids_are_readable_and_deterministic():
 
 	frappe.local.conf["bulk_queue_max_queued_chunks"] = 4
 	_, names = make_todos(100)
-	result = _enqueue(doctype="ToDo", ids=names, action="save", chunk_size=10, queue="short")
+	result = enqueue(doctype="ToDo", ids=names, action="save", chunk_size=10, queue="short")
 	job = result["bulk_job"]
 	ids = sorted(j.id for j in rq_jobs_of(job))
 	site = frappe.local.site
@@ -104,7 +98,7 @@ def test_ten_thousand_names_return_quickly():
 
 	names = [f"not-a-real-todo-{i}" for i in range(10_000)]
 	started = time.perf_counter()
-	result = _enqueue(doctype="ToDo", ids=names, action="save", chunk_size=200, queue="short")
+	result = enqueue(doctype="ToDo", ids=names, action="save", chunk_size=200, queue="short")
 	elapsed = time.perf_counter() - started
 	print(f"enqueue_bulk(10,000 names): {elapsed * 1000:.0f} ms")
 	assert result["enqueued"] == 50 and result["total"] == 10_000
@@ -119,11 +113,11 @@ def test_double_submit_returns_the_same_job():
 	import frappe
 
 	_, names = make_todos(5)
-	first = _enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Closed"})
-	again = _enqueue(
+	first = enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Closed"})
+	again = enqueue(
 		doctype="ToDo", ids=list(reversed(names)), action="set_value", values={"status": "Closed"}
 	)
-	other = _enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Cancelled"})
+	other = enqueue(doctype="ToDo", ids=names, action="set_value", values={"status": "Cancelled"})
 	assert again["bulk_job"] == first["bulk_job"] and again["existing"] is True
 	assert other["bulk_job"] != first["bulk_job"]
 	for job in (first["bulk_job"], other["bulk_job"]):
@@ -164,7 +158,7 @@ def test_bad_input_is_refused_and_leaves_nothing(kwargs, message):
 	with pytest.raises(
 		frappe.ValidationError if "does not exist" not in message else frappe.DoesNotExistError
 	) as info:
-		_enqueue(**kwargs)
+		enqueue(**kwargs)
 	assert message.lower() in str(info.value).lower()
 	assert _counts() == before
 
@@ -176,7 +170,7 @@ def test_too_many_records_is_refused():
 	frappe.local.conf["bulk_queue_max_records"] = 10
 	before = _counts()
 	with pytest.raises(frappe.ValidationError, match="at most 10"):
-		_enqueue(doctype="ToDo", ids=[f"n{i}" for i in range(11)], action="save")
+		enqueue(doctype="ToDo", ids=[f"n{i}" for i in range(11)], action="save")
 	assert _counts() == before
 
 
@@ -189,9 +183,9 @@ def test_user_without_permission_is_refused():
 	before = _counts()
 	frappe.set_user(user)
 	with pytest.raises(frappe.PermissionError):
-		_enqueue(doctype="BQ Test Record", ids=names, action="submit")
+		enqueue(doctype="BQ Test Record", ids=names, action="submit")
 	with pytest.raises(frappe.PermissionError):
-		_enqueue(doctype="BQ Test Record", ids=names, action="set_value", values={"secret": "x"})
+		enqueue(doctype="BQ Test Record", ids=names, action="set_value", values={"secret": "x"})
 	frappe.set_user("Administrator")
 	assert _counts() == before
 
@@ -214,7 +208,7 @@ def test_log_clearing_is_registered_and_clears_old_jobs():
 
 	assert frappe.db.exists("Logs To Clear", {"ref_doctype": "Bulk Queue Job"})
 	_, names = make_todos(3)
-	old = _enqueue(doctype="ToDo", ids=names, action="save")["bulk_job"]
+	old = enqueue(doctype="ToDo", ids=names, action="save")["bulk_job"]
 	for rq_job in rq_jobs_of(old):
 		rq_job.delete()
 	frappe.db.sql(

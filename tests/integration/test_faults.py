@@ -15,13 +15,7 @@ from pathlib import Path
 import frappe
 import pytest
 
-from .conftest import BENCH, counters, failures, make_records, wait_for_job, wait_until
-
-
-def _enqueue(**kwargs):
-	from bulk_queue.api.bulk import enqueue_bulk
-
-	return enqueue_bulk(**kwargs)
+from .conftest import BENCH, counters, enqueue, failures, make_records, wait_for_job, wait_until
 
 
 def _processed(job):
@@ -38,7 +32,7 @@ def test_sigkill_workers_mid_chunk_repeatedly(workers):
 	"""Workers SIGKILLed mid-chunk three times (twice with their work horse, once leaving the horse
 	orphaned and still running): the job still ends Completed with every record applied once."""
 	tag, names = make_records(600)
-	result = _enqueue(
+	result = enqueue(
 		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=50
 	)
 	job = result["bulk_job"]
@@ -60,7 +54,7 @@ def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers):
 	"""A record that kills the work horse every time is failed after a few losses; the rest complete."""
 	tag, names = make_records(40)
 	poison = names[2]
-	result = _enqueue(
+	result = enqueue(
 		doctype="BQ Test Record",
 		ids=names,
 		action="increment_counter",
@@ -83,7 +77,7 @@ def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers):
 def test_redis_restart_mid_run(workers):
 	"""The queue's Redis restarts (losing every queued job) mid-run: the job recovers and completes."""
 	tag, names = make_records(400)
-	result = _enqueue(
+	result = enqueue(
 		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=40
 	)
 	job = result["bulk_job"]
@@ -100,7 +94,7 @@ def test_deadlock_is_retried_not_lost(workers):
 	tag, names = make_records(40)
 	_, ballast = make_records(300)
 	blocker = names[30]
-	result = _enqueue(
+	result = enqueue(
 		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.03}, chunk_size=40
 	)
 	job = result["bulk_job"]
@@ -143,7 +137,7 @@ def test_deadlock_is_retried_not_lost(workers):
 def test_timeout_shorter_than_chunk(workers):
 	"""A chunk needing ~12 s with a 6 s timeout is continued in further tries, nothing lost or doubled."""
 	tag, names = make_records(120)
-	result = _enqueue(
+	result = enqueue(
 		doctype="BQ Test Record",
 		ids=names,
 		action="increment_counter",
@@ -164,7 +158,7 @@ def test_cancel_mid_run(workers):
 	from bulk_queue.api.bulk import cancel_bulk_job
 
 	tag, names = make_records(500)
-	result = _enqueue(
+	result = enqueue(
 		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=50
 	)
 	job = result["bulk_job"]
@@ -196,7 +190,7 @@ def test_retry_failed_after_fixing_the_cause(workers):
 	from bulk_queue.api.bulk import retry_failed
 
 	tag, names = make_records(50, fail_every=5)
-	result = _enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=20)
+	result = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=20)
 	job = result["bulk_job"]
 	workers.start(1)
 	first = wait_for_job(job)
@@ -217,7 +211,7 @@ def test_action_that_commits_is_not_applied_twice(workers):
 	"""An action that commits by itself (and sometimes fails after committing) never runs twice."""
 	tag, names = make_records(30)
 	bad = names[4:6]
-	result = _enqueue(
+	result = enqueue(
 		doctype="BQ Test Record",
 		ids=names,
 		action="increment_and_commit",
@@ -237,10 +231,10 @@ def test_double_submit_while_running(workers):
 	args = dict(
 		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=25
 	)
-	first = _enqueue(**args)
+	first = enqueue(**args)
 	workers.start(1)
 	wait_until(lambda: _processed(first["bulk_job"]) >= 1, timeout=60, message="the job to start")
-	second = _enqueue(**args)
+	second = enqueue(**args)
 	assert second["bulk_job"] == first["bulk_job"] and second["existing"]
 	done = wait_for_job(first["bulk_job"])
 	_assert_exactly_once(tag, done)

@@ -7,6 +7,7 @@ import pytest
 
 from .conftest import (
 	counters,
+	enqueue,
 	ensure_user,
 	failures,
 	make_records,
@@ -17,16 +18,10 @@ from .conftest import (
 )
 
 
-def _enqueue(**kwargs):
-	from bulk_queue.api.bulk import enqueue_bulk
-
-	return enqueue_bulk(**kwargs)
-
-
 def test_two_thousand_todos_closed_by_two_workers(workers, realtime):
 	"""2,000 ToDos are closed across 40 chunks by two workers at once; the job ends Completed."""
 	_, names = make_todos(2000)
-	result = _enqueue(
+	result = enqueue(
 		doctype="ToDo",
 		ids=names,
 		action="set_value",
@@ -64,7 +59,7 @@ def test_two_thousand_todos_closed_by_two_workers(workers, realtime):
 def test_failures_are_recorded_and_the_rest_applied(workers):
 	"""Records failing validation are listed with their error; the others are applied."""
 	tag, names = make_records(60, fail_every=6)
-	result = _enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=20)
+	result = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=20)
 	workers.start(1)
 	job = wait_for_job(result["bulk_job"])
 
@@ -84,7 +79,7 @@ def test_failures_are_recorded_and_the_rest_applied(workers):
 def test_all_failing_ends_failed(workers):
 	"""A job whose every record fails ends Failed."""
 	_, names = make_records(5, fail_every=1)
-	result = _enqueue(doctype="BQ Test Record", ids=names, action="save")
+	result = enqueue(doctype="BQ Test Record", ids=names, action="save")
 	workers.start(1)
 	job = wait_for_job(result["bulk_job"])
 	assert job.status == "Failed" and job.failed == 5
@@ -93,7 +88,7 @@ def test_all_failing_ends_failed(workers):
 def test_records_deleted_before_processing(workers):
 	"""Records deleted between enqueue and processing are failed as not found; the rest close."""
 	_, names = make_todos(30)
-	result = _enqueue(
+	result = enqueue(
 		doctype="ToDo", ids=names, action="set_value", values={"status": "Closed"}, chunk_size=10
 	)
 	gone = names[3:8]
@@ -112,7 +107,7 @@ def test_records_deleted_before_processing(workers):
 def test_action_registered_by_another_app(workers):
 	"""An action from an app's bulk_queue_actions hook runs on each record, once."""
 	tag, names = make_records(25)
-	result = _enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=7)
+	result = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=7)
 	workers.start(1)
 	job = wait_for_job(result["bulk_job"])
 	assert job.status == "Completed"
@@ -130,12 +125,12 @@ def test_builtin_submit_cancel_delete(workers):
 	_, names = make_records(6)
 	workers.start(1)
 	for action, docstatus in (("submit", 1), ("cancel", 2)):
-		job = wait_for_job(_enqueue(doctype="BQ Test Record", ids=names, action=action)["bulk_job"])
+		job = wait_for_job(enqueue(doctype="BQ Test Record", ids=names, action=action)["bulk_job"])
 		assert job.status == "Completed", failures(job.name)
 		assert set(frappe.get_all("BQ Test Record", {"name": ("in", names)}, pluck="docstatus")) == {
 			docstatus
 		}
-	job = wait_for_job(_enqueue(doctype="BQ Test Record", ids=names, action="delete")["bulk_job"])
+	job = wait_for_job(enqueue(doctype="BQ Test Record", ids=names, action="delete")["bulk_job"])
 	assert job.status == "Completed"
 	assert not frappe.get_all("BQ Test Record", {"name": ("in", names)})
 
@@ -146,7 +141,7 @@ def test_permissions_are_checked_for_the_requesting_user(workers, realtime):
 	_, mine = make_todos(4, allocated_to=user)  # ToDo lets a user write what is allocated to them
 	_, theirs = make_todos(3, allocated_to="Administrator")
 	frappe.set_user(user)
-	result = _enqueue(doctype="ToDo", ids=mine + theirs, action="set_value", values={"status": "Closed"})
+	result = enqueue(doctype="ToDo", ids=mine + theirs, action="set_value", values={"status": "Closed"})
 	frappe.set_user("Administrator")
 	workers.start(1)
 	job = wait_for_job(result["bulk_job"])
@@ -162,7 +157,7 @@ def test_window_bounds_jobs_on_the_queue(workers):
 	"""However many chunks a job has, at most the window sits on RQ; the rest follow as chunks end."""
 	frappe.local.conf["bulk_queue_max_queued_chunks"] = 3
 	_, names = make_todos(300)
-	result = _enqueue(doctype="ToDo", ids=names, action="save", chunk_size=10, queue="short")
+	result = enqueue(doctype="ToDo", ids=names, action="save", chunk_size=10, queue="short")
 	assert result["enqueued"] == 30 and result["queued_now"] == 3
 	assert len(rq_jobs_of(result["bulk_job"])) == 3
 	workers.start(2)

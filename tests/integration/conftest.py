@@ -77,19 +77,38 @@ def fresh_state(site):
 
 class Workers:
 	"""Real ``bench worker`` processes, each in its own process group so a test can SIGKILL one
-	together with its work horse, the way an OOM kill or a crashed host takes them."""
+	together with its work horse, the way an OOM kill or a crashed host takes them.
+
+	Like supervisor in a production bench, a worker (or the scheduler) that exits on its own - an RQ
+	worker dies when Redis vanishes under it - is started again; ``kill`` and ``stop`` are deliberate
+	and not undone."""
 
 	def __init__(self) -> None:
 		self.procs: list[subprocess.Popen] = []
 		self.scheduler: subprocess.Popen | None = None
+		self._args: dict[int, tuple[list[str], str]] = {}
+		self._lock = threading.Lock()
+		self._stopping = threading.Event()
+		self._supervisor = threading.Thread(target=self._supervise, daemon=True)
 		LOG_DIR.mkdir(parents=True, exist_ok=True)
+		self._supervisor.start()
+
+	def _supervise(self) -> None:
+		while not self._stopping.wait(0.5):
+			with self._lock:
+				for i, proc in enumerate(self.procs):
+					if proc.poll() is not None:
+						self.procs[i] = self._spawn(*self._args.pop(proc.pid))
+				if self.scheduler and self.scheduler.poll() is not None:
+					self.scheduler = self._spawn(*self._args.pop(self.scheduler.pid))
 
 	def start(self, count: int = 1, queues: str = "short,default,long", *, scheduler: bool = False) -> None:
 		"""Start ``count`` workers (and ``bench schedule`` once, when asked)."""
-		for _ in range(count):
-			self.procs.append(self._spawn(["worker", "--queue", queues], "worker"))
-		if scheduler and not self.scheduler:
-			self.scheduler = self._spawn(["schedule"], "schedule")
+		with self._lock:
+			for _ in range(count):
+				self.procs.append(self._spawn(["worker", "--queue", queues], "worker"))
+			if scheduler and not self.scheduler:
+				self.scheduler = self._spawn(["schedule"], "schedule")
 		time.sleep(1.5)
 
 	def _spawn(self, args: list[str], label: str) -> subprocess.Popen:
@@ -103,16 +122,19 @@ class Workers:
 				BENCH / "sites",
 			)
 		log = open(LOG_DIR / f"{label}-{uuid.uuid4().hex[:8]}.log", "w")
-		return subprocess.Popen(
+		proc = subprocess.Popen(
 			cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
 		)
+		self._args[proc.pid] = (args, label)
+		return proc
 
 	def kill(self, index: int = 0, *, horse: bool = True) -> None:
 		"""SIGKILL worker ``index``; with ``horse``, also the work horse running its job (RQ puts the
 		horse in a session of its own, so killing the worker's group alone leaves it running on)."""
 		import psutil
 
-		proc = self.procs.pop(index)
+		with self._lock:
+			proc = self.procs.pop(index)
 		try:
 			tree = psutil.Process(proc.pid).children(recursive=True) if horse else []
 			os.killpg(proc.pid, signal.SIGKILL)
@@ -123,6 +145,8 @@ class Workers:
 		proc.wait(timeout=30)
 
 	def stop(self) -> None:
+		self._stopping.set()
+		self._supervisor.join(timeout=5)
 		if self.scheduler:
 			self.procs.append(self.scheduler)
 			self.scheduler = None

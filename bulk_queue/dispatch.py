@@ -227,6 +227,54 @@ def chunk_timeout(queue: str, requested: int | None = None) -> int:
 	)
 
 
+def finish_if_done(bulk_job: str) -> str | None:
+	"""Set the final status once every record is processed and no chunk is open; return it.
+
+	Caller holds the job's row lock (so exactly one finisher sees the last count) and commits.
+	"""
+	counts = frappe.db.sql(
+		f"select total, processed, succeeded, failed from `tab{JOB}` where name=%s for update",
+		bulk_job,
+		as_dict=True,
+	)[0]
+	if counts.processed < counts.total:
+		return None
+	open_chunks = frappe.db.sql(
+		f"""select count(*) from `tab{CHUNK}` where bulk_job=%s
+		and status in ('Pending', 'Queued', 'Running') for update""",
+		bulk_job,
+	)[0][0]
+	if open_chunks:
+		return None
+	status = final_status(counts)
+	frappe.db.sql(
+		f"update `tab{JOB}` set status=%s, ended_at=%s where name=%s", (status, now_datetime(), bulk_job)
+	)
+	return status
+
+
+def final_status(counts: frappe._dict) -> str:
+	"""Completed, Completed with Errors or Failed, from the job's counters."""
+	if not counts.failed:
+		return "Completed"
+	if counts.succeeded:
+		return "Completed with Errors"
+	return "Failed"
+
+
+def run_completion_hooks(bulk_job: str) -> None:
+	"""Call ``bulk_queue_on_complete`` hooks of installed apps with the finished job's name."""
+	for method in frappe.get_hooks("bulk_queue_on_complete") or []:
+		try:
+			frappe.get_attr(method)(bulk_job)
+			frappe.db.commit()
+		except Exception:
+			frappe.db.rollback()
+			frappe.log_error(
+				title=f"bulk_queue completion hook {method}", reference_doctype=JOB, reference_name=bulk_job
+			)
+
+
 def cancel_job(bulk_job: str) -> frappe._dict:
 	"""Cancel an active job: queued chunks never run, running ones stop at their next commit.
 

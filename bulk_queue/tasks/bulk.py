@@ -344,7 +344,7 @@ class ChunkRunner:
 			(succeeded + failed, succeeded, failed, retries, self.job.name),
 		)
 		claimed = dispatch.claim_window(job) if final else []
-		finished = self._finish_if_done() if final else None
+		finished = dispatch.finish_if_done(self.job.name) if final else None
 		try:
 			frappe.db.commit()
 		except Exception as e:
@@ -359,28 +359,12 @@ class ChunkRunner:
 			dispatch.enqueue_chunks(job, [frappe._dict(name=self.chunk, chunk_no=row.chunk_no, token=token)])
 		progress.publish(self.job.name, force=bool(finished))
 		if finished:
-			_run_completion_hooks(self.job.name)
+			dispatch.run_completion_hooks(self.job.name)
 		elif final:
 			recovery.check_job(self.job.name, throttle=False)
 		if continue_later:
 			raise _Stop
 		self._start_batch()
-
-	def _finish_if_done(self) -> str | None:
-		"""Set the final status when every record of the job is processed (caller holds the lock)."""
-		counts = frappe.db.sql(
-			f"select total, processed, succeeded, failed from `tab{JOB}` where name=%s for update",
-			self.job.name,
-			as_dict=True,
-		)[0]
-		if counts.processed < counts.total:
-			return None
-		status = final_status(counts)
-		frappe.db.sql(
-			f"update `tab{JOB}` set status=%s, ended_at=%s where name=%s",
-			(status, now_datetime(), self.job.name),
-		)
-		return status
 
 	def _stop_cancelled(self) -> None:
 		"""The job was cancelled while this batch ran: drop the batch, close the chunk, stop."""
@@ -408,15 +392,6 @@ class ChunkRunner:
 			as_dict=True,
 		)
 		return rows[0] if rows else None
-
-
-def final_status(counts: frappe._dict) -> str:
-	"""Completed, Completed with Errors or Failed, from the job's counters."""
-	if not counts.failed:
-		return "Completed"
-	if counts.succeeded:
-		return "Completed with Errors"
-	return "Failed"
 
 
 def is_transient(e: BaseException) -> bool:
@@ -474,16 +449,3 @@ def _drop_callbacks_after(marks: tuple[int, int, int]) -> None:
 	log = getattr(frappe.local, "_realtime_log", None)
 	if log is not None and marks[2] >= 0:
 		del log[marks[2] :]
-
-
-def _run_completion_hooks(bulk_job: str) -> None:
-	"""Call ``bulk_queue_on_complete`` hooks of installed apps with the finished job's name."""
-	for method in frappe.get_hooks("bulk_queue_on_complete") or []:
-		try:
-			frappe.get_attr(method)(bulk_job)
-			frappe.db.commit()
-		except Exception:
-			frappe.db.rollback()
-			frappe.log_error(
-				title=f"bulk_queue completion hook {method}", reference_doctype=JOB, reference_name=bulk_job
-			)

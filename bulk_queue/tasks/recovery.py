@@ -115,12 +115,10 @@ def recover_job(bulk_job: str) -> tuple[int, int]:
 		requeue.append(row)
 
 	claimed = dispatch.claim_window(job)
-	finished = _finish_if_done(job)
+	finished = dispatch.finish_if_done(bulk_job)
 	frappe.db.commit()
 	if finished:
-		from bulk_queue.tasks.bulk import _run_completion_hooks
-
-		_run_completion_hooks(bulk_job)
+		dispatch.run_completion_hooks(bulk_job)
 	requeued = dispatch.enqueue_chunks(job, [r for r in requeue if r.status == "Queued"])
 	dispatch.enqueue_chunks(job, claimed)
 	if requeue or finished:
@@ -258,29 +256,3 @@ def _fail_poison_record(job: frappe._dict, row: frappe._dict, name: str, strikes
 		f"""update `tab{dispatch.JOB}` set processed=processed+1, failed=failed+1 where name=%s""",
 		job.name,
 	)
-
-
-def _finish_if_done(job: frappe._dict) -> str | None:
-	"""Close a job whose every record is processed (e.g. its last chunk was finished by recovery)."""
-	from bulk_queue.tasks.bulk import final_status
-
-	counts = frappe.db.sql(
-		f"select total, processed, succeeded, failed from `tab{dispatch.JOB}` where name=%s for update",
-		job.name,
-		as_dict=True,
-	)[0]
-	if counts.processed < counts.total:
-		return None
-	open_chunks = frappe.db.sql(
-		f"""select count(*) from `tab{dispatch.CHUNK}` where bulk_job=%s
-		and status in ('Pending', 'Queued', 'Running') for update""",
-		job.name,
-	)[0][0]
-	if open_chunks:
-		return None
-	status = final_status(counts)
-	frappe.db.sql(
-		f"update `tab{dispatch.JOB}` set status=%s, ended_at=%s where name=%s",
-		(status, now_datetime(), job.name),
-	)
-	return status

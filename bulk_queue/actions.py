@@ -7,7 +7,12 @@ register more in their ``hooks.py``::
 
         bulk_queue_actions = {
             "recalculate": "my_app.bulk.recalculate",  # fn(doc, values) -> None
-            "archive": {"method": "my_app.bulk.archive", "ptype": "write", "label": "Archive"},
+            "archive": {
+                "method": "my_app.bulk.archive",
+                "ptype": "write",  # the permission it needs (default write)
+                "label": "Archive",  # shown in the Bulk Process dialog (default: from the name)
+                "doctypes": ["Sales Invoice"],  # offered only on these (default: every DocType)
+            },
         }
 
 The function receives the loaded document (permission for ``ptype`` already checked for the requesting
@@ -39,6 +44,13 @@ class Action:
 	label: str = ""
 	needs_values: bool = False
 	needs_submittable: bool = False
+	doctypes: tuple[str, ...] = ()  # empty: any DocType
+
+	def applies_to(self, meta) -> bool:
+		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions)."""
+		if self.doctypes and meta.name not in self.doctypes:
+			return False
+		return meta.is_submittable or not self.needs_submittable
 
 
 def _save(doc, values: dict) -> None:
@@ -80,20 +92,36 @@ def get_actions() -> dict[str, Action]:
 		if isinstance(spec, str):
 			spec = {"method": spec}
 		if isinstance(spec, dict):
-			spec = {k: (v[-1] if isinstance(v, list) and v else v) for k, v in spec.items()}
+			# ...except "doctypes", which is a list of its own.
+			spec = {
+				k: (v[-1] if isinstance(v, list) and v and k != "doctypes" else v) for k, v in spec.items()
+			}
 		if (
 			not ACTION_NAME.match(name)
 			or not isinstance(spec, dict)
 			or not isinstance(spec.get("method"), str)
 		):
 			continue
+		doctypes = spec.get("doctypes") or ()
+		if isinstance(doctypes, str):
+			doctypes = (doctypes,)
 		actions[name] = Action(
 			name=name,
 			ptype=spec.get("ptype") if spec.get("ptype") in PTYPES else "write",
 			apply=_lazy(spec["method"]),
-			label=spec.get("label") or name,
+			label=spec.get("label") or name.replace("_", " ").title(),
+			doctypes=tuple(d for d in doctypes if isinstance(d, str)),
 		)
 	return actions
+
+
+def available_actions(meta, user: str) -> list[Action]:
+	"""The actions ``user`` may start on ``meta``'s DocType, in the order the dialog lists them."""
+	return [
+		action
+		for action in get_actions().values()
+		if action.applies_to(meta) and frappe.has_permission(meta.name, action.ptype, user=user)
+	]
 
 
 def get_action(name: str) -> Action:

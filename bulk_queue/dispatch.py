@@ -52,13 +52,18 @@ def create_job(
 	timeout: int,
 	user: str,
 	fingerprint: str | None = None,
+	title: str | None = None,
+	filters: list | None = None,
 ) -> str:
 	"""Insert the Bulk Queue Job and its Pending chunks in the current transaction; return the name."""
 	job = frappe.get_doc(
 		{
 			"doctype": JOB,
+			"title": title or f"{action} on {len(names)} {doctype}",
 			"reference_doctype": doctype,
 			"action": action,
+			"action_label": _action_label(action),
+			"filters": json.dumps(filters, default=str) if filters else None,
 			"values": json.dumps(values, sort_keys=True, default=str) if values else None,
 			"user": user,
 			"status": "Queued",
@@ -116,7 +121,7 @@ def lock_job(bulk_job: str) -> frappe._dict | None:
 	"""Lock the job row (latest committed version) and return it; None when it is gone."""
 	rows = frappe.db.sql(
 		f"""select name, status, reference_doctype, action, `values`, user, queue, timeout,
-			total, processed, succeeded, failed
+			total, processed, succeeded, failed, chunks
 		from `tab{JOB}` where name=%s for update""",
 		bulk_job,
 		as_dict=True,
@@ -195,6 +200,11 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
 	from rq import Callback, Retry
 
 	job_id = rq_job_id(job.name, chunk.chunk_no, chunk.token)
+	# What Desk -> Background Jobs shows as Job Name. Not translated: it is read by operators of every
+	# language and written by whichever process enqueues (a request or a worker).
+	job_name = f"{job.name} · chunk {chunk.chunk_no} of {job.get('chunks') or '?'} · " + (
+		f"{_action_label(job.action)} on {job.reference_doctype}"
+	)
 	return get_queue(job.queue).enqueue_call(
 		execute_job,
 		on_failure=Callback(func=truncate_failed_registry),
@@ -204,7 +214,7 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
 			"user": frappe.session.user,
 			"method": RUN_CHUNK,
 			"event": None,
-			"job_name": RUN_CHUNK,
+			"job_name": job_name,
 			"is_async": True,
 			"kwargs": {"chunk": chunk.name, "token": chunk.token},
 		},
@@ -213,6 +223,13 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
 		job_id=create_job_id(job_id),
 		retry=Retry(max=CHUNK_RETRIES),
 	)
+
+
+def _action_label(action: str) -> str:
+	from bulk_queue.actions import get_actions
+
+	found = get_actions().get(action)
+	return found.label if found else action
 
 
 def chunk_timeout(queue: str, requested: int | None = None) -> int:

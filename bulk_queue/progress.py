@@ -1,18 +1,21 @@
 # Copyright (c) 2026, bulk_queue contributors
 # For license information, please see license.txt
-"""Realtime progress of a bulk job, sent to the user who asked for it and to no one else."""
+"""Realtime progress of a bulk job, sent to the user who asked for it and to whoever has its form open
+(Frappe lets only users who may read the job join its document room)."""
 
 from __future__ import annotations
 
 import time
 
 import frappe
+from frappe.utils import get_datetime, now_datetime
 
 from bulk_queue import settings
 
 EVENT = "bulk_queue_progress"
 FIELDS = (
 	"name",
+	"title",
 	"reference_doctype",
 	"action",
 	"status",
@@ -21,6 +24,8 @@ FIELDS = (
 	"processed",
 	"succeeded",
 	"failed",
+	"started_at",
+	"ended_at",
 )
 
 _last_sent: dict[str, float] = {}
@@ -38,23 +43,38 @@ def publish(bulk_job: str, *, force: bool = False) -> bool:
 	job = frappe.db.get_value("Bulk Queue Job", bulk_job, FIELDS, as_dict=True)
 	if not job or not job.user:
 		return False
-	frappe.publish_realtime(EVENT, message(job), user=job.user)
+	payload = message(job)
+	frappe.publish_realtime(EVENT, payload, user=job.user)
+	frappe.publish_realtime(EVENT, payload, doctype="Bulk Queue Job", docname=bulk_job)
 	return True
 
 
 def message(job: frappe._dict) -> dict:
-	"""The payload of one progress event."""
+	"""The payload of one progress event: counters, and rate and ETA measured on the server's clock."""
 	total = job.total or 0
+	processed = job.processed or 0
+	elapsed = None
+	if job.get("started_at"):
+		end = job.get("ended_at") or now_datetime()
+		elapsed = max(0.0, (get_datetime(end) - get_datetime(job.started_at)).total_seconds())
+	rate = processed / elapsed if elapsed and processed else None
+	active = job.status in ("Queued", "Running")
+	eta = (total - processed) / rate if rate and active and total > processed else None
 	return {
 		"bulk_job": job.name,
+		"title": job.get("title"),
 		"doctype": job.reference_doctype,
 		"action": job.action,
 		"status": job.status,
+		"user": job.user,
 		"total": total,
-		"processed": job.processed,
-		"succeeded": job.succeeded,
-		"failed": job.failed,
-		"percent": round(100.0 * job.processed / total, 1) if total else 100.0,
+		"processed": processed,
+		"succeeded": job.succeeded or 0,
+		"failed": job.failed or 0,
+		"percent": round(100.0 * processed / total, 1) if total else 100.0,
+		"elapsed": round(elapsed, 1) if elapsed is not None else None,
+		"rate": round(rate, 1) if rate else None,
+		"eta": round(eta) if eta is not None else None,
 	}
 
 

@@ -9,23 +9,14 @@ from typing import Any
 
 import frappe
 from frappe import _
-from frappe.model import default_fields, no_value_fields, table_fields
 
-from bulk_queue import dispatch, settings
-from bulk_queue.actions import Action, get_action
+from bulk_queue import dispatch, fields, progress, settings
+from bulk_queue import filters as selection_filters
+from bulk_queue.actions import Action, available_actions, get_action
 from bulk_queue.utils.selection import SelectionError, chunk_count, parse_ids, parse_json_object
 
-# Fields a bulk set_value may never touch: identity, audit trail and document state.
-PROTECTED_FIELDS = {
-	*default_fields,
-	"amended_from",
-	"naming_series",
-	"_user_tags",
-	"_comments",
-	"_assign",
-	"_liked_by",
-	"_seen",
-}
+# Our own DocTypes are never processed in bulk by us.
+OWN_DOCTYPES = ("Bulk Queue Job", "Bulk Queue Chunk", "Bulk Queue Failure")
 
 
 @frappe.whitelist(methods=["POST"])
@@ -37,14 +28,18 @@ def enqueue_bulk(
 	chunk_size: Any = None,
 	queue: str | None = None,
 	timeout: Any = None,
+	filters: Any = None,
 ) -> dict:
-	"""Start a bulk job applying ``action`` to the records ``ids`` of ``doctype``.
+	"""Start a bulk job applying ``action`` to the records ``ids`` (or those matching ``filters``) of
+	``doctype``.
 
 	Args:
 		doctype: the DocType of the records.
 		action: ``save``, ``set_value``, ``submit``, ``cancel``, ``delete`` or an action registered by
 			an app's ``bulk_queue_actions`` hook.
 		ids: record names as a list, a JSON list string, or a comma/newline separated string.
+		filters: instead of ``ids``: every record matching these ``frappe.get_list`` filters (a dict,
+			a list of ``[field, operator, value]``, or either as JSON) that the caller can read.
 		values: for ``set_value`` (and custom actions): a dict or JSON object string.
 		chunk_size: records per chunk job (default 200, at most 1000).
 		queue: ``short``, ``default`` or ``long``.
@@ -52,7 +47,8 @@ def enqueue_bulk(
 
 	Returns:
 		``{"bulk_job": name, "enqueued": chunk jobs, "total": records, "queued_now": on RQ now,
-		"existing": True when the same request was already queued or running}``.
+		"existing": True when the same request was already queued or running, "title": what the job
+		is in words, "progress": its current progress message}``.
 
 	Nothing is recorded or enqueued when any argument is invalid or not permitted.
 	"""
@@ -60,20 +56,22 @@ def enqueue_bulk(
 	doctype = _validate_doctype(doctype)
 	act = get_action(action)
 	meta = frappe.get_meta(doctype)
-	if act.needs_submittable and not meta.is_submittable:
-		frappe.throw(_("{0} is not submittable, so it cannot be {1}ed in bulk.").format(_(doctype), act.name))
-	if not frappe.has_permission(doctype, act.ptype, user=user):
-		frappe.throw(
-			_("You do not have {0} permission on {1}.").format(_(act.ptype), _(doctype)),
-			frappe.PermissionError,
-		)
+	_check_action(meta, act, user)
 
-	names = _parse_ids(ids)
 	values = _parse_values(values)
 	_validate_values(meta, act, values, user)
 	chunk_size = _validate_chunk_size(chunk_size)
 	queue = _validate_queue(queue)
 	timeout = _validate_timeout(timeout)
+	parsed_filters = None
+	if filters is not None and filters != "":
+		# Filters select; empty filters select every record the caller can read, like the list view.
+		if ids not in (None, "", "[]", []):
+			frappe.throw(_("Give either ids or filters, not both."), title=_("Invalid Selection"))
+		parsed_filters = selection_filters.parse_filters(filters, doctype)
+		names = _select_by_filters(doctype, parsed_filters)
+	else:
+		names = _parse_ids(ids)
 	_check_queue_reachable(queue)
 
 	fingerprint = dispatch.selection_hash(doctype, act.name, names, values)
@@ -95,6 +93,7 @@ def enqueue_bulk(
 				"total": job.total,
 				"queued_now": 0,
 				"existing": True,
+				**_progress_of(job.name),
 			}
 
 		name = dispatch.create_job(
@@ -107,6 +106,8 @@ def enqueue_bulk(
 			timeout=dispatch.chunk_timeout(queue, timeout),
 			user=user,
 			fingerprint=fingerprint,
+			title=job_title(act, len(names), doctype),
+			filters=parsed_filters,
 		)
 		job = dispatch.lock_job(name)
 		claimed = dispatch.claim_window(job)
@@ -131,7 +132,14 @@ def enqueue_bulk(
 		"total": len(names),
 		"queued_now": queued_now,
 		"existing": False,
+		**_progress_of(name),
 	}
+
+
+def _progress_of(bulk_job: str) -> dict:
+	"""The job's title and its current progress message, for Desk to show at once."""
+	job = frappe.db.get_value("Bulk Queue Job", bulk_job, progress.FIELDS, as_dict=True)
+	return {"title": job.title, "progress": progress.message(job)}
 
 
 def _log_activity(bulk_job: str, doctype: str, action: str, total: int, user: str) -> None:
@@ -155,6 +163,8 @@ def _validate_doctype(doctype: Any) -> str:
 			_("DocType {0} does not exist.").format(frappe.bold(str(doctype))), frappe.DoesNotExistError
 		)
 	meta = frappe.get_meta(doctype)
+	if doctype in OWN_DOCTYPES:
+		frappe.throw(_("{0} records are not processed in bulk.").format(_(doctype)))
 	if meta.istable or meta.issingle or meta.is_virtual:
 		frappe.throw(
 			_("{0} is a child table, single or virtual DocType and cannot be processed in bulk.").format(
@@ -162,6 +172,38 @@ def _validate_doctype(doctype: Any) -> str:
 			)
 		)
 	return doctype
+
+
+def job_title(act: Action, total: int, doctype: str) -> str:
+	"""What a job is, in words: "Set Value on 1,000 ToDo"."""
+	return _("{0} on {1} {2}").format(
+		_(act.label), frappe.format_value(total, {"fieldtype": "Int"}), _(doctype)
+	)
+
+
+def _check_action(meta, act: Action, user: str) -> None:
+	if act.needs_submittable and not meta.is_submittable:
+		frappe.throw(
+			_("{0} is not submittable, so {1} cannot be applied to it in bulk.").format(
+				_(meta.name), _(act.label)
+			)
+		)
+	if not act.applies_to(meta):
+		frappe.throw(_("Action {0} is not available for {1}.").format(_(act.label), _(meta.name)))
+	if not frappe.has_permission(meta.name, act.ptype, user=user):
+		frappe.throw(
+			_("You do not have {0} permission on {1}.").format(_(act.ptype), _(meta.name)),
+			frappe.PermissionError,
+		)
+
+
+def _select_by_filters(doctype: str, parsed: list[list]) -> list[str]:
+	names = selection_filters.select_names(doctype, parsed, settings.get("bulk_queue_max_records"))
+	if not names:
+		frappe.throw(
+			_("No {0} records match these filters.").format(_(doctype)), title=_("Invalid Selection")
+		)
+	return names
 
 
 def _parse_ids(ids: Any) -> list[str]:
@@ -202,22 +244,7 @@ def _validate_values(meta, act: Action, values: dict, user: str) -> None:
 		return
 	if not values:
 		frappe.throw(_("Action {0} needs values: the fields to set and their new values.").format(act.name))
-	writable_levels = meta.get_permlevel_access("write", user=user)
-	for fieldname in values:
-		df = meta.get_field(fieldname)
-		if fieldname in PROTECTED_FIELDS or not df:
-			frappe.throw(
-				_("{0} is not a field that can be set on {1}.").format(frappe.bold(fieldname), _(meta.name))
-			)
-		if df.fieldtype in table_fields or df.fieldtype in no_value_fields:
-			frappe.throw(
-				_("Field {0} ({1}) cannot be set in bulk.").format(frappe.bold(fieldname), _(df.fieldtype))
-			)
-		if df.permlevel and df.permlevel not in writable_levels:
-			frappe.throw(
-				_("You do not have permission to change field {0}.").format(frappe.bold(fieldname)),
-				frappe.PermissionError,
-			)
+	fields.check_values(meta, values, user)
 
 
 def _validate_chunk_size(chunk_size: Any) -> int:
@@ -275,8 +302,6 @@ def cancel_bulk_job(bulk_job: str) -> dict:
 	"""
 	_check_job_access(bulk_job)
 	dispatch.cancel_job(bulk_job)
-	from bulk_queue import progress
-
 	progress.publish(bulk_job, force=True)
 	return get_bulk_job_status(bulk_job)
 
@@ -294,8 +319,6 @@ def retry_failed(bulk_job: str) -> dict:
 @frappe.whitelist()
 def get_bulk_job_status(bulk_job: str) -> dict:
 	"""Status and counters of a bulk job, as in its realtime progress events."""
-	from bulk_queue import progress
-
 	_check_job_access(bulk_job)
 	job = frappe.db.get_value("Bulk Queue Job", bulk_job, progress.FIELDS, as_dict=True)
 	return progress.message(job)
@@ -312,3 +335,101 @@ def _check_job_access(bulk_job: str):
 			_("Only the user who started a bulk job or a System Manager can do this."), frappe.PermissionError
 		)
 	return job
+
+
+@frappe.whitelist()
+def get_bulk_options(doctype: str, filters: Any = None) -> dict:
+	"""What the Bulk Process dialog offers the calling user on ``doctype``.
+
+	Returns ``{"actions": [{"name", "label", "needs_values"}], "fields": [settable fields],
+	"chunk_size", "max_chunk_size", "queue", "queues", "max_records"}``; with ``filters`` also
+	``"matching"``: how many records the user can read that match them.
+	"""
+	doctype = _validate_doctype(doctype)
+	meta = frappe.get_meta(doctype)
+	user = frappe.session.user
+	actions = available_actions(meta, user)
+	options = {
+		"doctype": doctype,
+		"actions": [
+			{"name": a.name, "label": _(a.label), "needs_values": a.needs_values, "ptype": a.ptype}
+			for a in actions
+		],
+		"fields": fields.settable_fields(meta, user) if any(a.needs_values for a in actions) else [],
+		"chunk_size": settings.get("bulk_queue_default_chunk_size"),
+		"max_chunk_size": settings.get("bulk_queue_max_chunk_size"),
+		"queue": settings.get("bulk_queue_default_queue"),
+		"queues": list(settings.QUEUES),
+		"max_records": settings.get("bulk_queue_max_records"),
+	}
+	if filters is not None:
+		parsed = selection_filters.parse_filters(filters, doctype)
+		options["matching"] = selection_filters.count_matching(doctype, parsed)
+	return options
+
+
+@frappe.whitelist()
+def get_active_jobs() -> list[dict]:
+	"""The calling user's Queued and Running bulk jobs (newest first), as progress events."""
+	return active_jobs(frappe.session.user)
+
+
+def active_jobs(user: str, limit: int = 10) -> list[dict]:
+	if not user or user == "Guest":
+		return []
+	rows = frappe.get_all(
+		"Bulk Queue Job",
+		filters={"user": user, "status": ("in", ("Queued", "Running"))},
+		fields=list(progress.FIELDS),
+		order_by="creation desc",
+		limit_page_length=limit,
+	)
+	return [progress.message(row) for row in rows]
+
+
+@frappe.whitelist()
+def get_failures(bulk_job: str, start: Any = 0, page_length: Any = 20) -> dict:
+	"""One page of a job's failed records (its requester or a System Manager), newest last.
+
+	Returns ``{"failures": [{"name", "reference_doctype", "reference_name", "exception_type",
+	"error", "attempts", "retried", "creation"}], "total": n, "start", "page_length"}``.
+	"""
+	_check_job_access(bulk_job)
+	start = max(0, frappe.utils.cint(start))
+	page_length = min(max(1, frappe.utils.cint(page_length) or 20), 500)
+	rows = frappe.get_all(
+		"Bulk Queue Failure",
+		filters={"bulk_job": bulk_job},
+		fields=[
+			"name",
+			"reference_doctype",
+			"reference_name",
+			"exception_type",
+			"error",
+			"attempts",
+			"retried",
+			"creation",
+		],
+		order_by="creation asc, name asc",
+		limit_start=start,
+		limit_page_length=page_length,
+	)
+	total = frappe.db.count("Bulk Queue Failure", {"bulk_job": bulk_job})
+	return {"failures": rows, "total": total, "start": start, "page_length": page_length}
+
+
+@frappe.whitelist()
+def get_chunk_jobs(bulk_job: str) -> list[dict]:
+	"""The job's chunks that are on a queue or running now, with their RQ job ids (Background Jobs)."""
+	_check_job_access(bulk_job)
+	rows = frappe.get_all(
+		"Bulk Queue Chunk",
+		filters={"bulk_job": bulk_job, "status": ("in", ("Queued", "Running"))},
+		fields=["name", "chunk_no", "status", "total", "done_upto", "rq_job_id", "worker"],
+		order_by="chunk_no asc",
+		limit_page_length=100,
+	)
+	site = frappe.local.site
+	for row in rows:
+		row.rq_job = f"{site}::{row.rq_job_id}" if row.rq_job_id else None
+	return rows

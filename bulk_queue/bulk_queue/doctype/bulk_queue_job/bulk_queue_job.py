@@ -21,11 +21,13 @@ class BulkQueueJob(Document):
 		from frappe.types import DF
 
 		action: DF.Data
+		action_label: DF.Data | None
 		chunk_size: DF.Int
 		chunks: DF.Int
 		ended_at: DF.Datetime | None
 		error: DF.LongText | None
 		failed: DF.Int
+		filters: DF.Code | None
 		processed: DF.Int
 		queue: DF.Literal["short", "default", "long"]
 		reference_doctype: DF.Link
@@ -35,6 +37,7 @@ class BulkQueueJob(Document):
 		status: DF.Literal["Queued", "Running", "Completed", "Completed with Errors", "Failed", "Cancelled"]
 		succeeded: DF.Int
 		timeout: DF.Int
+		title: DF.Data | None
 		total: DF.Int
 		user: DF.Link | None
 		values: DF.Code | None

@@ -1,0 +1,30 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""What Desk needs at page load: the registered actions (to decide where "Bulk Process" is offered
+without a request per list view) and the user's running jobs (so progress survives a reload)."""
+
+from __future__ import annotations
+
+import frappe
+
+
+def extend_bootinfo(bootinfo) -> None:
+	"""``extend_bootinfo`` hook: runs on every Desk page load, after the cached part of the boot."""
+	if frappe.session.user == "Guest":
+		return
+	from bulk_queue.actions import get_actions
+	from bulk_queue.api.bulk import OWN_DOCTYPES, active_jobs
+
+	bootinfo.bulk_queue = {
+		"actions": [
+			{
+				"name": action.name,
+				"ptype": action.ptype,
+				"needs_submittable": action.needs_submittable,
+				"doctypes": list(action.doctypes),
+			}
+			for action in get_actions().values()
+		],
+		"excluded_doctypes": list(OWN_DOCTYPES),
+		"active_jobs": active_jobs(frappe.session.user),
+	}

@@ -1,0 +1,75 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Which fields a bulk Set Value may touch, for which user.
+
+The API refuses anything outside ``check_values``; the Desk dialog offers ``settable_fields``, the
+subset a person edits by hand (visible, editable value fields), like Desk's own bulk edit.
+"""
+
+from __future__ import annotations
+
+import frappe
+from frappe import _
+from frappe.model import default_fields, no_value_fields, table_fields
+
+# Fields a bulk set_value may never touch: identity, audit trail and document state.
+PROTECTED_FIELDS = frozenset(
+	{
+		*default_fields,
+		"amended_from",
+		"naming_series",
+		"_user_tags",
+		"_comments",
+		"_assign",
+		"_liked_by",
+		"_seen",
+	}
+)
+
+# Properties of a field copied to the dialog so its Value control behaves like the form's.
+_DIALOG_PROPERTIES = ("fieldname", "label", "fieldtype", "options", "precision", "length", "reqd")
+
+
+def check_values(meta, values: dict, user: str) -> None:
+	"""Throw a clear error unless every field in ``values`` may be set in bulk by ``user``."""
+	writable_levels = meta.get_permlevel_access("write", user=user)
+	for fieldname in values:
+		df = meta.get_field(fieldname) if isinstance(fieldname, str) else None
+		if not df or fieldname in PROTECTED_FIELDS or df.get("is_virtual"):
+			frappe.throw(
+				_("{0} is not a field that can be set on {1}.").format(
+					frappe.bold(str(fieldname)), _(meta.name)
+				)
+			)
+		if df.fieldtype in table_fields or df.fieldtype in no_value_fields:
+			frappe.throw(
+				_("Field {0} ({1}) cannot be set in bulk.").format(frappe.bold(fieldname), _(df.fieldtype))
+			)
+		if df.permlevel and df.permlevel not in writable_levels:
+			frappe.throw(
+				_("You do not have permission to change field {0}.").format(frappe.bold(fieldname)),
+				frappe.PermissionError,
+			)
+
+
+def settable_fields(meta, user: str) -> list[dict]:
+	"""Fields ``user`` may set in bulk from Desk, sorted by label, with what the Value control needs."""
+	writable_levels = meta.get_permlevel_access("write", user=user)
+	fields = []
+	for df in meta.fields:
+		if (
+			not df.fieldname
+			or df.fieldname in PROTECTED_FIELDS
+			or df.fieldtype in table_fields
+			or df.fieldtype in no_value_fields
+			or df.fieldtype == "Read Only"
+			or df.hidden
+			or df.read_only
+			or df.get("is_virtual")
+			or (df.permlevel or 0) not in writable_levels
+		):
+			continue
+		field = {key: df.get(key) for key in _DIALOG_PROPERTIES}
+		field["label"] = _(df.label or df.fieldname)
+		fields.append(field)
+	return sorted(fields, key=lambda f: f["label"].lower())

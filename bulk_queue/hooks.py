@@ -7,6 +7,14 @@ app_description = (
 app_email = "dev@bulk-queue.invalid"
 app_license = "mit"
 
+# Desk
+# ----
+# "Bulk Process" in every list view, the progress tray; bootinfo tells Desk where to offer it.
+
+app_include_js = "bulk_queue.bundle.js"
+app_include_css = "bulk_queue.bundle.css"
+extend_bootinfo = "bulk_queue.boot.extend_bootinfo"
+
 # Installation
 # ------------
 
@@ -43,5 +51,6 @@ export_python_type_annotations = True
 # ------------
 # Other apps register actions the same way:
 # bulk_queue_actions = {"my_action": "my_app.module.function"}  # function(doc, values)
+# or {"my_action": {"method": ..., "ptype": "write", "label": "My Action", "doctypes": ["Item"]}}
 # and get called when a bulk job finishes:
 # bulk_queue_on_complete = ["my_app.module.on_bulk_job_complete"]  # function(bulk_job_name)

@@ -24,6 +24,15 @@ import pytest
 BENCH = Path(os.environ.get("BULK_QUEUE_BENCH", "/opt/frappe-bench"))
 SITE = os.environ.get("BULK_QUEUE_TEST_SITE", "")
 LOG_DIR = Path(os.environ.get("BULK_QUEUE_LOG_DIR", "/tmp/bulk_queue_test_logs"))
+# .ci/run stops the process groups listed here when it exits, whatever happened to pytest.
+SPAWNED_PIDS = os.environ.get("BULK_QUEUE_SPAWNED_PIDS")
+
+
+def record_spawned(pid: int) -> None:
+	"""Remember a process group this test run started, for .ci/run to stop at exit."""
+	if SPAWNED_PIDS:
+		with open(SPAWNED_PIDS, "a") as f:
+			f.write(f"{pid}\n")
 
 
 def pytest_collection_modifyitems(config, items):
@@ -49,6 +58,8 @@ def site():
 	_purge_queues()
 	# The scheduler is one of the recovery paths; a fresh site has it disabled.
 	frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
+	# A site in use has been through the setup wizard; Desk sends everyone else there.
+	frappe.db.set_single_value("System Settings", "setup_complete", 1)
 	frappe.db.commit()
 	yield SITE
 	_purge_queues()
@@ -126,6 +137,7 @@ class Workers:
 			cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
 		)
 		self._args[proc.pid] = (args, label)
+		record_spawned(proc.pid)
 		return proc
 
 	def kill(self, index: int = 0, *, horse: bool = True) -> None:

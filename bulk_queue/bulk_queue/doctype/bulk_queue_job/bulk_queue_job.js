@@ -1,43 +1,275 @@
 // Copyright (c) 2026, bulk_queue contributors
 // For license information, please see license.txt
 
+const FAILURES_PAGE = 20;
+
 frappe.ui.form.on("Bulk Queue Job", {
+	setup(frm) {
+		frm._bq = { failures_start: 0, failures_total: null, failures_loaded_for: null };
+	},
+
+	onload(frm) {
+		if (frm._bq_listening) return;
+		frm._bq_listening = true;
+		frappe.realtime.on("bulk_queue_progress", (data) => {
+			if (!frm.doc || data.bulk_job !== frm.doc.name) return;
+			bulk_queue_job.on_progress(frm, data);
+		});
+	},
+
 	refresh(frm) {
 		frm.disable_save();
-		bulk_queue_job.show_progress(frm, frm.doc);
-		if (["Queued", "Running"].includes(frm.doc.status)) {
-			frm.add_custom_button(__("Cancel"), () => bulk_queue_job.call(frm, "cancel_bulk_job"));
-		}
-		if (["Completed with Errors", "Failed"].includes(frm.doc.status) && frm.doc.failed) {
-			frm.add_custom_button(__("Retry Failed"), () => bulk_queue_job.call(frm, "retry_failed"));
-		}
-		if (!frm._bulk_queue_listening) {
-			frm._bulk_queue_listening = true;
-			frappe.realtime.on("bulk_queue_progress", (data) => {
-				if (data.bulk_job !== frm.doc.name) return;
-				bulk_queue_job.show_progress(frm, data);
-				if (data.status !== frm.doc.status) frm.reload_doc();
-			});
-		}
+		const colour = bulk_queue_job.colours[frm.doc.status] || "gray";
+		frm.page.set_indicator(__(frm.doc.status), colour);
+		bulk_queue_job.show_progress(frm, bulk_queue_job.message_from_doc(frm.doc));
+		bulk_queue_job.add_buttons(frm);
+		bulk_queue_job.load_status(frm);
+		bulk_queue_job.load_failures(frm, frm._bq.failures_start);
+		bulk_queue_job.load_chunk_jobs(frm);
 	},
 });
 
 const bulk_queue_job = {
-	show_progress(frm, data) {
-		if (!data.total) return;
-		const percent = Math.round((100 * data.processed) / data.total);
-		frm.dashboard.show_progress(
-			__("Progress"),
-			percent,
-			__("{0} of {1} processed, {2} failed", [data.processed, data.total, data.failed])
-		);
+	colours: {
+		Queued: "gray",
+		Running: "blue",
+		Completed: "green",
+		"Completed with Errors": "orange",
+		Failed: "red",
+		Cancelled: "darkgrey",
 	},
+
+	is_active: (status) => ["Queued", "Running"].includes(status),
+
+	message_from_doc(doc) {
+		return {
+			bulk_job: doc.name,
+			status: doc.status,
+			total: doc.total,
+			processed: doc.processed,
+			succeeded: doc.succeeded,
+			failed: doc.failed,
+			percent: doc.total ? (100 * doc.processed) / doc.total : 100,
+		};
+	},
+
+	// -- progress ---------------------------------------------------------------------------------
+
+	load_status(frm) {
+		frappe
+			.xcall("bulk_queue.api.bulk.get_bulk_job_status", { bulk_job: frm.doc.name })
+			.then(
+				(data) => data && data.bulk_job === frm.doc.name && this.show_progress(frm, data),
+			)
+			.catch(() => {});
+	},
+
+	on_progress(frm, data) {
+		const status_changed = data.status !== frm.doc.status;
+		const failed_changed = data.failed !== frm._bq.last_failed;
+		this.show_progress(frm, data);
+		if (status_changed) {
+			frm.reload_doc();
+		} else if (failed_changed) {
+			this.schedule_failures_reload(frm);
+		}
+	},
+
+	show_progress(frm, data) {
+		if (!data || !data.total) return;
+		frm._bq.last_failed = data.failed;
+		const percent = Math.floor(data.percent || 0);
+		const format = (n) => format_number(n || 0, null, 0);
+		let message = __("{0} of {1} processed: {2} succeeded, {3} failed", [
+			format(data.processed),
+			format(data.total),
+			format(data.succeeded),
+			format(data.failed),
+		]);
+		const speed =
+			window.bulk_queue && bulk_queue.describe_speed ? bulk_queue.describe_speed(data) : "";
+		if (speed) message += ` · ${speed}`;
+		frm.dashboard.show_progress(__("Progress"), percent, message);
+		// Keep the form's counters in step without a reload (they are read-only).
+		for (const key of ["processed", "succeeded", "failed", "total"]) {
+			if (data[key] != null && frm.doc[key] !== data[key]) {
+				frm.doc[key] = data[key];
+				frm.refresh_field(key);
+			}
+		}
+	},
+
+	// -- buttons ----------------------------------------------------------------------------------
+
+	add_buttons(frm) {
+		const doc = frm.doc;
+		if (this.is_active(doc.status)) {
+			frm.add_custom_button(__("Cancel"), () =>
+				frappe.confirm(
+					__(
+						"Cancel {0}? Records already processed stay as they are; the rest will not be processed.",
+						[doc.name],
+					),
+					() => this.call(frm, "cancel_bulk_job"),
+				),
+			);
+		}
+		if (["Completed with Errors", "Failed"].includes(doc.status) && doc.failed) {
+			frm.add_custom_button(__("Retry Failed"), () =>
+				frappe.confirm(
+					__("Process the {0} failed records of {1} again?", [
+						format_number(doc.failed, null, 0),
+						doc.name,
+					]),
+					() => this.call(frm, "retry_failed"),
+				),
+			);
+		}
+		if (frappe.user.has_role("System Manager")) {
+			frm.add_custom_button(
+				__("Background Jobs"),
+				() => frappe.set_route("List", "RQ Job"),
+				__("View"),
+			);
+		}
+		if (doc.reference_doctype) {
+			frm.add_custom_button(
+				__(doc.reference_doctype),
+				() => frappe.set_route("List", doc.reference_doctype),
+				__("View"),
+			);
+		}
+	},
+
 	call(frm, method) {
 		frappe.call({
 			method: `bulk_queue.api.bulk.${method}`,
 			args: { bulk_job: frm.doc.name },
 			freeze: true,
-			callback: () => frm.reload_doc(),
+			callback: () => {
+				frm._bq.failures_start = 0;
+				frm.reload_doc();
+			},
 		});
+	},
+
+	// -- failed records, a page at a time ----------------------------------------------------------
+
+	schedule_failures_reload(frm) {
+		if (frm._bq.failures_timer) return;
+		frm._bq.failures_timer = setTimeout(() => {
+			frm._bq.failures_timer = null;
+			this.load_failures(frm, frm._bq.failures_start);
+		}, 2000);
+	},
+
+	load_failures(frm, start) {
+		const wrapper = frm.get_field("failures_html").$wrapper;
+		if (
+			!frm.doc.failed &&
+			!frm._bq.failures_total &&
+			frm._bq.failures_loaded_for === frm.doc.name
+		) {
+			return;
+		}
+		frappe
+			.xcall("bulk_queue.api.bulk.get_failures", {
+				bulk_job: frm.doc.name,
+				start: start || 0,
+				page_length: FAILURES_PAGE,
+			})
+			.then((page) => {
+				frm._bq.failures_loaded_for = frm.doc.name;
+				frm._bq.failures_total = page.total;
+				frm._bq.failures_start = page.start;
+				frm.toggle_display("section_failures", page.total > 0);
+				wrapper.html(this.failures_html(page));
+				wrapper
+					.find(".bq-prev")
+					.on("click", () =>
+						this.load_failures(frm, Math.max(0, page.start - page.page_length)),
+					);
+				wrapper
+					.find(".bq-next")
+					.on("click", () => this.load_failures(frm, page.start + page.page_length));
+			})
+			.catch(() => {});
+	},
+
+	failures_html(page) {
+		if (!page.total) return "";
+		const esc = frappe.utils.escape_html;
+		const rows = page.failures
+			.map((f) => {
+				const link = frappe.utils.get_form_link(f.reference_doctype, f.reference_name);
+				const retried = f.retried
+					? ` <span class="indicator-pill gray">${__("Retried")}</span>`
+					: "";
+				return `<tr class="bq-failure" data-name="${esc(f.reference_name)}">
+					<td><a href="${link}">${esc(f.reference_name)}</a>${retried}</td>
+					<td class="bq-error"><b>${esc(f.exception_type || "")}</b>
+						<div class="text-muted">${esc(f.error || "")}</div></td>
+					<td class="text-right">${cint(f.attempts)}</td>
+				</tr>`;
+			})
+			.join("");
+		const first = page.start + 1;
+		const last = page.start + page.failures.length;
+		const format = (n) => format_number(n, null, 0);
+		return `<div class="bq-failures">
+			<table class="table table-bordered table-sm">
+				<colgroup><col style="width: 30%"><col><col style="width: 10%"></colgroup>
+				<thead><tr>
+					<th>${__("Record")}</th><th>${__("Error")}</th>
+					<th class="text-right">${__("Attempts")}</th>
+				</tr></thead>
+				<tbody>${rows}</tbody>
+			</table>
+			<div class="bq-pager">
+				<span class="text-muted bq-range">${__("{0}–{1} of {2}", [
+					format(first),
+					format(last),
+					format(page.total),
+				])}</span>
+				<span>
+					<button class="btn btn-xs btn-default bq-prev" ${page.start > 0 ? "" : "disabled"}>
+						${__("Previous")}</button>
+					<button class="btn btn-xs btn-default bq-next" ${last < page.total ? "" : "disabled"}>
+						${__("Next")}</button>
+				</span>
+			</div>
+		</div>`;
+	},
+
+	// -- the chunk jobs on Background Jobs ----------------------------------------------------------
+
+	load_chunk_jobs(frm) {
+		const area = frm.dashboard.progress_area.body;
+		area.find(".bq-chunk-jobs").remove();
+		if (!this.is_active(frm.doc.status)) return;
+		frappe
+			.xcall("bulk_queue.api.bulk.get_chunk_jobs", { bulk_job: frm.doc.name })
+			.then((chunks) => {
+				if (!chunks || !chunks.length) return;
+				const can_open = frappe.user.has_role("System Manager");
+				const items = chunks
+					.map((c) => {
+						const label = __("chunk {0} ({1}, {2}/{3})", [
+							c.chunk_no,
+							__(c.status),
+							c.done_upto,
+							c.total,
+						]);
+						return can_open && c.rq_job
+							? `<a href="/app/rq-job/${encodeURIComponent(c.rq_job)}">${label}</a>`
+							: `<span>${label}</span>`;
+					})
+					.join(", ");
+				area.find(".bq-chunk-jobs").remove();
+				$(
+					`<div class="bq-chunk-jobs text-muted">${__("On Background Jobs now:")} ${items}</div>`,
+				).appendTo(area);
+			})
+			.catch(() => {});
 	},
 };

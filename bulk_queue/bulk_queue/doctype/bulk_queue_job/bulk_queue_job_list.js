@@ -2,7 +2,9 @@
 // For license information, please see license.txt
 
 frappe.listview_settings["Bulk Queue Job"] = {
-	add_fields: ["status", "processed", "total", "failed"],
+	add_fields: ["status", "processed", "total", "succeeded", "failed", "title"],
+	hide_name_column: false,
+
 	get_indicator(doc) {
 		const colours = {
 			Queued: "gray",
@@ -13,5 +15,33 @@ frappe.listview_settings["Bulk Queue Job"] = {
 			Cancelled: "darkgrey",
 		};
 		return [__(doc.status), colours[doc.status] || "gray", "status,=," + doc.status];
+	},
+
+	formatters: {
+		processed(value, df, doc) {
+			const total = cint(doc.total);
+			const percent = total ? Math.floor((100 * cint(value)) / total) : 100;
+			const bar = ["Queued", "Running"].includes(doc.status)
+				? `<div class="progress"><div class="progress-bar" style="width: ${percent}%"></div></div>`
+				: "";
+			return `<span class="bq-list-progress" title="${percent}%">
+				<span>${format_number(cint(value), null, 0)} / ${format_number(total, null, 0)}
+				<span class="text-muted">(${percent}%)</span></span>${bar}</span>`;
+		},
+		failed(value) {
+			value = cint(value);
+			return value
+				? `<span class="text-danger">${format_number(value, null, 0)}</span>`
+				: `<span class="text-muted">0</span>`;
+		},
+	},
+
+	onload(listview) {
+		// Counters change in the database without document events: refresh on progress, at most
+		// every two seconds.
+		const refresh = frappe.utils.throttle(() => {
+			if (window.cur_list === listview) listview.refresh();
+		}, 2000);
+		frappe.realtime.on("bulk_queue_progress", refresh);
 	},
 };

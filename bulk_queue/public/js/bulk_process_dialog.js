@@ -1,0 +1,257 @@
+// Copyright (c) 2026, bulk_queue contributors
+// For license information, please see license.txt
+//
+// The "Bulk Process" dialog: what to do with the selected rows (or every row matching the list's
+// filters), started as a Bulk Queue Job. The server decides what is offered (get_bulk_options) and
+// checks everything again when the job starts (enqueue_bulk).
+
+frappe.provide("bulk_queue");
+
+// Field types whose form control does not work inside a dialog's Value field: typed as text.
+const TEXT_INSTEAD = ["Dynamic Link", "Attach", "Attach Image", "Signature", "Geolocation"];
+
+// Open the dialog. opts: {doctype, ids} for selected rows, or {doctype, filters} for all matching.
+bulk_queue.open_bulk_process = function (opts) {
+	const args = { doctype: opts.doctype };
+	if (opts.filters) args.filters = JSON.stringify(opts.filters);
+	return new Promise((resolve, reject) => {
+		frappe.call({
+			method: "bulk_queue.api.bulk.get_bulk_options",
+			args,
+			freeze: true,
+			callback: (r) => {
+				const dialog = new bulk_queue.BulkProcessDialog(opts, r.message);
+				dialog.show();
+				resolve(dialog);
+			},
+			error: reject,
+		});
+	});
+};
+
+bulk_queue.BulkProcessDialog = class BulkProcessDialog {
+	constructor(opts, options) {
+		this.doctype = opts.doctype;
+		this.ids = opts.ids || null;
+		this.filters = this.ids ? null : opts.filters || [];
+		this.on_start = opts.on_start;
+		this.options = options;
+		this.count = this.ids ? this.ids.length : options.matching || 0;
+		this.fields_by_name = {};
+		for (const df of options.fields || []) this.fields_by_name[df.fieldname] = df;
+	}
+
+	get over_limit() {
+		return this.count > this.options.max_records;
+	}
+
+	show() {
+		const actions = this.options.actions || [];
+		const default_action = actions.find((a) => a.name === "set_value") || actions[0];
+		const set_value_only = "eval:doc.action==='set_value'";
+		this.dialog = new frappe.ui.Dialog({
+			title: __("Bulk Process"),
+			fields: [
+				{ fieldtype: "HTML", fieldname: "summary" },
+				{
+					fieldtype: "Select",
+					fieldname: "action",
+					label: __("Action"),
+					options: actions.map((a) => ({ label: a.label, value: a.name })),
+					default: default_action && default_action.name,
+					reqd: 1,
+					onchange: () => this.on_action_change(),
+				},
+				{
+					fieldtype: "Select",
+					fieldname: "field",
+					label: __("Field"),
+					options: [{ label: "", value: "" }].concat(
+						(this.options.fields || []).map((df) => ({
+							label: df.label,
+							value: df.fieldname,
+						})),
+					),
+					depends_on: set_value_only,
+					mandatory_depends_on: set_value_only,
+					onchange: () => this.set_value_control(),
+				},
+				{
+					fieldtype: "Data",
+					fieldname: "value",
+					label: __("Value"),
+					depends_on: set_value_only,
+				},
+				// No reqd fields in this collapsed section: Frappe's dialog checks them for the
+				// collapse state before it has values. Empty means the default, on the server too.
+				{
+					fieldtype: "Section Break",
+					fieldname: "advanced_section",
+					label: __("Advanced"),
+					collapsible: 1,
+				},
+				{
+					fieldtype: "Int",
+					fieldname: "chunk_size",
+					label: __("Chunk Size"),
+					default: this.options.chunk_size,
+					description: __(
+						"Records per background job: the unit of progress and recovery (1 to {0}).",
+						[this.options.max_chunk_size],
+					),
+				},
+				{ fieldtype: "Column Break", fieldname: "advanced_column" },
+				{
+					fieldtype: "Select",
+					fieldname: "queue",
+					label: __("Queue"),
+					options: this.options.queues,
+					default: this.options.queue,
+				},
+			],
+			primary_action_label: __("Start"),
+			primary_action: () => this.start(),
+		});
+		this.render_summary();
+		this.on_action_change();
+		if (this.over_limit || !actions.length || !this.count) {
+			this.dialog.disable_primary_action();
+		}
+		this.dialog.show();
+		this.dialog.$wrapper.addClass("bulk-queue-dialog");
+	}
+
+	render_summary() {
+		const doctype = __(this.doctype);
+		const count = `<b class="bq-count">${bulk_queue.format_int(this.count)}</b>`;
+		let text;
+		if (this.ids) {
+			text =
+				this.count === 1
+					? __("This will process {0} selected {1} record.", [count, doctype])
+					: __("This will process {0} selected {1} records.", [count, doctype]);
+		} else if (this.filters.length) {
+			text = __("{0} {1} records match the current filters.", [count, doctype]);
+		} else {
+			text = __("{0} {1} records: every record you can see in this list.", [count, doctype]);
+		}
+		let html = `<p class="bq-summary">${text}</p>`;
+		if (this.over_limit) {
+			html += `<div class="alert alert-warning bq-over-limit">${__(
+				"That is more than {0}, the most one bulk job can process. Narrow the filters to start one.",
+				[bulk_queue.format_int(this.options.max_records)],
+			)}</div>`;
+		} else if (!this.count) {
+			html += `<div class="alert alert-info bq-nothing">${__("Nothing to process.")}</div>`;
+		} else if (!(this.options.actions || []).length) {
+			html += `<div class="alert alert-warning">${__(
+				"You may not change {0} records in bulk.",
+				[doctype],
+			)}</div>`;
+		}
+		this.dialog.fields_dict.summary.$wrapper.html(html);
+	}
+
+	on_action_change() {
+		const action = this.dialog.get_value("action");
+		const needs_values = action === "set_value";
+		if (needs_values && !this.dialog.get_value("field")) {
+			// Preselect a status-like field, as Desk's own bulk edit does.
+			const status = (this.options.fields || []).find((df) => /status/i.test(df.fieldname));
+			if (status) this.dialog.set_value("field", status.fieldname);
+		}
+		const label = action === "delete" ? __("Delete") : __("Start");
+		this.dialog.set_primary_action(label, () => this.start());
+		this.dialog.get_primary_btn().toggleClass("btn-danger", action === "delete");
+	}
+
+	// Replace the Value field with the control that fits the chosen field (Select, Link, Date, ...).
+	set_value_control() {
+		const fieldname = this.dialog.get_value("field");
+		const source = this.fields_by_name[fieldname];
+		const df = {
+			fieldtype: "Data",
+			fieldname: "value",
+			label: __("Value"),
+			depends_on: "eval:doc.action==='set_value'",
+		};
+		if (source) {
+			df.fieldtype = TEXT_INSTEAD.includes(source.fieldtype) ? "Data" : source.fieldtype;
+			if (source.options && df.fieldtype !== "Data") df.options = source.options;
+			if (source.precision) df.precision = source.precision;
+			df.description = source.reqd
+				? __("{0} is mandatory: records left empty will fail.", [source.label])
+				: "";
+		}
+		this.dialog.replace_field("value", df, true);
+		this.dialog.refresh_dependency && this.dialog.refresh_dependency();
+	}
+
+	get_args() {
+		const values = this.dialog.get_values();
+		if (!values) return null;
+		const args = {
+			doctype: this.doctype,
+			action: values.action,
+			chunk_size: values.chunk_size,
+			queue: values.queue,
+		};
+		if (this.ids) args.ids = JSON.stringify(this.ids);
+		else args.filters = JSON.stringify(this.filters);
+		if (values.action === "set_value") {
+			const value = this.dialog.get_value("value");
+			args.values = JSON.stringify({
+				[values.field]: value === undefined || value === "" ? null : value,
+			});
+		}
+		return args;
+	}
+
+	start() {
+		const args = this.get_args();
+		if (!args) return;
+		const go = () => this.enqueue(args);
+		if (args.action === "delete") {
+			frappe.confirm(
+				__("Permanently delete {0} {1} records? This cannot be undone.", [
+					bulk_queue.format_int(this.count),
+					__(this.doctype),
+				]),
+				go,
+			);
+		} else {
+			go();
+		}
+	}
+
+	enqueue(args) {
+		this.dialog.disable_primary_action();
+		frappe.call({
+			method: "bulk_queue.api.bulk.enqueue_bulk",
+			args,
+			freeze: true,
+			freeze_message: __("Starting..."),
+			callback: (r) => this.on_started(r.message),
+			error: () => this.dialog.enable_primary_action(),
+		});
+	}
+
+	on_started(result) {
+		this.dialog.hide();
+		const link = `<a href="${bulk_queue.job_url(result.bulk_job)}">${result.bulk_job}</a>`;
+		frappe.show_alert(
+			{
+				message: result.existing
+					? __("The same bulk job is already running: {0}", [link])
+					: __("Bulk job {0} started: {1}", [
+							link,
+							frappe.utils.escape_html(result.title),
+						]),
+				indicator: result.existing ? "blue" : "green",
+			},
+			10,
+		);
+		if (bulk_queue.tray) bulk_queue.tray.track(result.progress || result);
+		this.on_start && this.on_start(result);
+	}
+};

@@ -14,12 +14,13 @@ flat however many rows match.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import frappe
 from frappe import _
+
+from bulk_queue.utils.selection import SelectionError, normalise_filters
 
 PAGE_SIZE = 1_000
 
@@ -36,36 +37,22 @@ def parse_filters(filters: Any, doctype: str) -> list[list]:
 		doctype: the DocType the filters apply to (used for 3-item filters and dict keys).
 
 	Raises:
-		FilterError: when the filters are not of one of these shapes.
+		FilterError: when the filters are not of one of these shapes (a translated message).
 	"""
-	if filters in (None, ""):
-		return []
-	if isinstance(filters, str):
-		try:
-			filters = json.loads(filters)
-		except ValueError:
-			_bad(_("filters must be a JSON list or object."))
-	if isinstance(filters, dict):
-		normalised = []
-		for fieldname, value in filters.items():
-			if isinstance(value, (list, tuple)):
-				if not value or len(value) > 2:
-					_bad(_("Filter on {0} must be [operator, value].").format(fieldname))
-				normalised.append([doctype, fieldname, value[0], value[1] if len(value) > 1 else None])
-			else:
-				normalised.append([doctype, fieldname, "=", value])
-		filters = normalised
-	if not isinstance(filters, (list, tuple)):
-		_bad(_("filters must be a list of [field, operator, value] or an object of field: value."))
-	result = []
-	for item in filters:
-		if not isinstance(item, (list, tuple)) or len(item) not in (3, 4):
-			_bad(_("Each filter must be [field, operator, value] or [doctype, field, operator, value]."))
-		item = list(item) if len(item) == 4 else [doctype, *item]
-		if not all(isinstance(part, str) and part for part in item[:3]):
-			_bad(_("Each filter needs a DocType, a field name and an operator as text."))
-		result.append(item)
-	return result
+	try:
+		return normalise_filters(filters, doctype)
+	except SelectionError as e:
+		messages = {
+			"filters_json": _("filters must be a JSON list or object."),
+			"filters_type": _(
+				"filters must be a list of [field, operator, value] or an object of field: value."
+			),
+			"filter_value": _("Filter on {0} must be [operator, value].").format(e.detail),
+			"filter_shape": _(
+				"Each filter must be [field, operator, value] or [doctype, field, operator, value]."
+			),
+		}
+		_bad(messages.get(e.code, str(e)))
 
 
 def count_matching(doctype: str, filters: list[list]) -> int:

@@ -83,6 +83,49 @@ def parse_json_object(value: Any, *, field: str = "values") -> dict[str, Any]:
 	return value
 
 
+def normalise_filters(filters: Any, doctype: str) -> list[list]:
+	"""Turn list-view filters into a list of ``[doctype, fieldname, operator, value]``.
+
+	Args:
+		filters: ``None``/``""`` (no filters), a dict (``{"status": "Open"}``,
+			``{"modified": [">", "2026-01-01"]}``), a list of 3- or 4-item lists, or either as JSON.
+		doctype: the DocType that dict keys and 3-item filters refer to.
+
+	Raises:
+		SelectionError: ``filters_json`` (not JSON), ``filters_type`` (not a list or dict),
+			``filter_shape`` (an item that is not a 3- or 4-item list of text parts), ``filter_value``
+			(a dict value that is not ``[operator, value]``).
+	"""
+	if filters is None or filters == "":
+		return []
+	if isinstance(filters, str):
+		try:
+			filters = json.loads(filters)
+		except ValueError as e:
+			raise SelectionError("filters_json", str(e)) from None
+	if isinstance(filters, dict):
+		items = []
+		for fieldname, value in filters.items():
+			if isinstance(value, (list, tuple)):
+				if not 1 <= len(value) <= 2:
+					raise SelectionError("filter_value", str(fieldname))
+				items.append([doctype, fieldname, value[0], value[1] if len(value) > 1 else None])
+			else:
+				items.append([doctype, fieldname, "=", value])
+		filters = items
+	if not isinstance(filters, (list, tuple)):
+		raise SelectionError("filters_type", type(filters).__name__)
+	result = []
+	for item in filters:
+		if not isinstance(item, (list, tuple)) or len(item) not in (3, 4):
+			raise SelectionError("filter_shape", repr(item)[:100])
+		item = list(item) if len(item) == 4 else [doctype, *item]
+		if not all(isinstance(part, str) and part for part in item[:3]):
+			raise SelectionError("filter_shape", repr(item)[:100])
+		result.append(item)
+	return result
+
+
 def chunked(items: Sequence[str] | Iterable[str], size: int) -> Iterator[list[str]]:
 	"""Yield consecutive lists of at most ``size`` items, keeping order.
 

@@ -189,9 +189,10 @@ def desk(site):
 		servers.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def desk_workers(site):
-	"""Two real workers for the whole browser session (tests that kill workers use their own)."""
+	"""Two real workers for a module of browser tests; stopped after it, so the other tests count
+	exactly the workers they start themselves."""
 	pool = Workers()
 	pool.start(2)
 	yield pool

@@ -130,6 +130,7 @@ def test_selected_rows_set_value(open_desk, desk_workers):
 	card = _card(desk.page, job)
 	assert card.locator(".bq-percent").inner_text() == "100%"
 	assert "3 of 3" in card.locator(".bq-count").inner_text()
+	desk.page.wait_for_timeout(600)  # let the bar's CSS transition finish for the screenshot
 	desk.screenshot("tray-completed")
 
 	statuses = _statuses(names)
@@ -212,6 +213,14 @@ def test_reload_mid_run_then_cancel_from_the_form(open_desk, desk_workers):
 		timeout=30_000,
 	)
 
+	# The same request again while it runs shows the running job instead of starting another.
+	_open_from_menu(desk.page)
+	desk.page.locator(f"{DIALOG} select[data-fieldname='action']").select_option("increment_counter")
+	desk.page.locator(f"{DIALOG} .btn-primary", has_text="Start").click()
+	desk.page.locator("#alert-container", has_text="already running").wait_for()
+	frappe.db.rollback()
+	assert frappe.get_all("Bulk Queue Job", {"user": user}, pluck="name") == [job]
+
 	card.locator(".bq-title").click()
 	desk.page.wait_for_selector(".page-head .title-text:has-text('Increment Counter on 150')")
 	desk.screenshot("job-form-running")
@@ -258,6 +267,12 @@ def test_record_gone_before_start_is_listed_as_failed(open_desk, desk_workers):
 	assert desk.page.locator(".page-head .title-text").inner_text().startswith("Set Value on 4")
 	desk.page.locator(".page-actions button", has_text="Retry Failed").wait_for()
 	desk.screenshot("job-form-failures", full_page=True)
+
+	desk.open("/app/bulk-queue-job")
+	row = desk.page.locator(f".list-row-container:has(.list-row-checkbox[data-name='{job}'])")
+	row.wait_for()
+	assert "4 / 4" in row.inner_text() and "Completed with Errors" in row.inner_text()
+	desk.screenshot("job-list")
 	assert not desk.real_errors(), desk.real_errors()
 
 

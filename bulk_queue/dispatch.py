@@ -318,13 +318,14 @@ def cancel_job(bulk_job: str) -> frappe._dict:
 	)
 	frappe.db.sql(f"update `tab{JOB}` set status='Cancelled', ended_at=%s where name=%s", (now, bulk_job))
 	frappe.db.commit()
-	_drop_rq_jobs([c.rq_job_id for c in queued if c.rq_job_id])
+	drop_rq_jobs([c.rq_job_id for c in queued if c.rq_job_id])
 	job.status = "Cancelled"
 	return job
 
 
-def _drop_rq_jobs(job_ids: list[str]) -> None:
-	"""Remove queued RQ jobs (best effort: a job that starts anyway sees the Cancelled status)."""
+def drop_rq_jobs(job_ids: list[str]) -> None:
+	"""Remove queued RQ jobs (best effort: one that starts anyway finds its chunk cancelled or taken by
+	another run, and exits)."""
 	from frappe.utils.background_jobs import get_job
 
 	for job_id in job_ids:

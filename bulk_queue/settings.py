@@ -24,6 +24,9 @@ DEFAULTS = {
 	"bulk_queue_chunk_timeout": 0,  # seconds per chunk job; 0 = the queue's own timeout
 	"bulk_queue_max_attempts": 3,  # tries per record for transient errors
 	"bulk_queue_progress_interval": 0.5,  # seconds between realtime events of one job
+	# a chunk job that finishes its chunk takes the job's next one in the same process for up to this
+	# many seconds (0: one chunk per job), saving the start-up of a fresh work horse per chunk
+	"bulk_queue_chain_seconds": 60,
 	# footprint and recovery
 	"bulk_queue_max_queued_chunks": 8,  # chunk jobs of one bulk job on RQ at once
 	"bulk_queue_max_chunk_attempts": 3,  # worker losses at the same record before it is failed

@@ -68,13 +68,15 @@ class ChunkRunner:
 	def __init__(self, chunk: str, token: int) -> None:
 		self.chunk = chunk
 		self.token = token
-		self.commit_every = max(1, settings.get("bulk_queue_commit_every"))
 		self.commit_interval = settings.get("bulk_queue_commit_interval")
 		self.max_attempts = max(1, settings.get("bulk_queue_max_attempts"))
 		self.transient_failures: dict[int, int] = {}
 		self.forced_failures: dict[int, tuple[str, str, str, int]] = {}
 		self.unflushed_retries = 0
 		self.tx_event: str | None = None
+		self.started = time.monotonic()
+		self.rq_job_id = _current_rq_job_id()
+		self.next_chunk: frappe._dict | None = None
 
 	# -- lifecycle --------------------------------------------------------------------------------
 
@@ -83,21 +85,28 @@ class ChunkRunner:
 			if not self._claim():
 				return
 			recovery.check_job(self.job.name)
-			replays = 0
-			while True:
-				try:
-					self._process()
-					return
-				except _TransactionLost:
-					replays += 1
-					if replays > MAX_REPLAYS:
-						raise
-					self._reset_transaction()
-					time.sleep(backoff_delay(min(replays, 6)))
-					if not self._reload():
-						return
+			# One chunk, then - while the time budget lasts and no other work waits on the queue - the
+			# job's next Pending chunks in this same process (see _claim_continuation).
+			while self._run_current() and self.next_chunk:
+				self._take(self.next_chunk)
 		except _Stop:
 			return
+
+	def _run_current(self) -> bool:
+		"""Process the current chunk to its end; False when this run no longer owns it."""
+		replays = 0
+		while True:
+			try:
+				self._process()
+				return True
+			except _TransactionLost:
+				replays += 1
+				if replays > MAX_REPLAYS:
+					raise
+				self._reset_transaction()
+				time.sleep(backoff_delay(min(replays, 6)))
+				if not self._reload():
+					return False
 
 	def _claim(self) -> bool:
 		"""Take the chunk for this try: check token and job status, mark it Running, commit."""
@@ -107,6 +116,12 @@ class ChunkRunner:
 			return False
 		job = dispatch.lock_job(bulk_job)
 		row = self._lock_chunk()
+		if job and (not row or row.token != self.token or row.status not in ("Queued", "Running")):
+			# Not ours (any more). But an earlier run of this RQ job may have died while it was
+			# processing a continuation: that chunk is still Running under this RQ job's id.
+			row = self._lock_orphaned_continuation(bulk_job)
+			if row:
+				self.chunk, self.token = row.name, row.token
 		if not job or not row or row.token != self.token or row.status not in ("Queued", "Running"):
 			frappe.db.rollback()
 			return False
@@ -120,6 +135,7 @@ class ChunkRunner:
 			return False
 		if row.status == "Running":
 			# Still Running under our own token: an earlier run of this very try died (RQ retried it).
+			# The new epoch below fences that run, should its work horse still be alive.
 			recovery.register_loss(job, row)
 		self.epoch = row.epoch + 1
 		frappe.db.sql(
@@ -137,12 +153,7 @@ class ChunkRunner:
 		frappe.db.commit()
 
 		self.job = job
-		self.names = json.loads(row.names or "[]")
-		self.idx = row.done_upto
-		if row.lost_count:
-			# A try of this chunk was lost before: commit every record so a record that kills its
-			# worker is pinned down exactly (see tasks/recovery.py).
-			self.commit_every = 1
+		self._load_chunk(row)
 		self.values = json.loads(job["values"]) if job["values"] else {}
 		self.action = get_action(job.action)
 		self.timeout = job.timeout or dispatch.chunk_timeout(job.queue)
@@ -152,6 +163,94 @@ class ChunkRunner:
 		if became_running:
 			progress.publish(bulk_job, force=True)
 		return True
+
+	def _load_chunk(self, row: frappe._dict) -> None:
+		self.names = json.loads(row.names or "[]")
+		self.idx = row.done_upto
+		self.transient_failures = {}
+		self.forced_failures = {}
+		self.commit_every = max(1, settings.get("bulk_queue_commit_every"))
+		if row.lost_count:
+			# A try of this chunk was lost before: commit every record so a record that kills its
+			# worker is pinned down exactly (see tasks/recovery.py).
+			self.commit_every = 1
+
+	def _lock_orphaned_continuation(self, bulk_job: str) -> frappe._dict | None:
+		if not self.rq_job_id:
+			return None
+		rows = frappe.db.sql(
+			f"""select name, bulk_job, chunk_no, status, token, epoch, names, total, done_upto,
+				lost_count, lost_at
+			from `tab{CHUNK}` where bulk_job=%s and status='Running' and rq_job_id=%s
+			order by chunk_no limit 1 for update""",
+			(bulk_job, self.rq_job_id),
+			as_dict=True,
+		)
+		return rows[0] if rows else None
+
+	# -- continuing with the next chunk in this process ---------------------------------------------
+
+	def _may_continue(self) -> bool:
+		"""Whether to take another chunk in this process: only inside an RQ job (so recovery can see
+		it), within ``bulk_queue_chain_seconds``, well before the RQ timeout, and only while nothing
+		else waits on the queue - other jobs, other bulk jobs - so the queue stays fair."""
+		budget = settings.get("bulk_queue_chain_seconds")
+		now = time.monotonic()
+		if not self.rq_job_id or budget <= 0 or now - self.started >= budget:
+			return False
+		if self.deadline - now < min(30.0, self.timeout * 0.25):
+			return False
+		return not _others_waiting(self.job.name)
+
+	def _claim_continuation(self, job: frappe._dict) -> frappe._dict | None:
+		"""Take the job's next chunk for this process (caller holds the job's row lock and commits).
+
+		First a Pending chunk; when none is left, a Queued one whose RQ job has not started yet (its
+		RQ job is then dropped, see _flush), which saves a fresh work horse per chunk at the end of a
+		job. The chunk becomes Running under a new token and epoch, with this RQ job's id: recovery
+		sees a live RQ job while this process runs, and a lost chunk if it dies and no RQ retry of
+		this job adopts it (_claim). It counts in the job's window like any other chunk.
+		"""
+		columns = (
+			"name, bulk_job, chunk_no, status, token, epoch, names, total, done_upto, lost_count, lost_at"
+		)
+		rows = frappe.db.sql(
+			f"""select {columns}, rq_job_id from `tab{CHUNK}` where bulk_job=%s and status='Pending'
+			order by chunk_no limit 1 for update""",
+			job.name,
+			as_dict=True,
+		)
+		replaces = None
+		if not rows:
+			queued = frappe.db.sql(
+				f"""select {columns}, rq_job_id from `tab{CHUNK}` where bulk_job=%s and status='Queued'
+				order by chunk_no limit 5 for update""",
+				job.name,
+				as_dict=True,
+			)
+			rows = [row for row in queued if _not_started(row.rq_job_id)][:1]
+			replaces = rows[0].rq_job_id if rows else None
+		if not rows:
+			return None
+		row = rows[0]
+		row.token += 1
+		row.epoch += 1
+		row.status = "Running"
+		row.replaces = replaces
+		now = now_datetime()
+		frappe.db.sql(
+			f"""update `tab{CHUNK}` set status='Running', token=%s, epoch=%s, queued_at=%s,
+				started_at=coalesce(started_at, %s), heartbeat=%s, worker=%s, rq_job_id=%s, modified=%s
+			where name=%s""",
+			(row.token, row.epoch, now, now, now, _worker_label(), self.rq_job_id, now, row.name),
+		)
+		return row
+
+	def _take(self, row: frappe._dict) -> None:
+		"""Switch this runner to a chunk claimed by _claim_continuation (already committed)."""
+		self.next_chunk = None
+		self.chunk, self.token, self.epoch = row.name, row.token, row.epoch
+		self._load_chunk(row)
 
 	def _reload(self) -> bool:
 		"""After a lost transaction: resume from the committed watermark if this run still owns it."""
@@ -320,7 +419,8 @@ class ChunkRunner:
 		frappe.db.sql(
 			f"""update `tab{CHUNK}` set done_upto=%s, succeeded=succeeded+%s, failed=failed+%s,
 				status=%s, token=%s, heartbeat=%s, modified=%s,
-				ended_at=if(%s, %s, ended_at), queued_at=if(%s, %s, queued_at), rq_job_id=%s
+				ended_at=if(%s, %s, ended_at), queued_at=if(%s, %s, queued_at),
+				rq_job_id=if(%s, %s, rq_job_id)
 			where name=%s""",
 			(
 				self.idx,
@@ -334,6 +434,9 @@ class ChunkRunner:
 				now,
 				continue_later,
 				now,
+				# A new try gets its own RQ job; otherwise the chunk keeps the RQ job running it (for a
+				# chunk taken over by a chain, that is the chain's RQ job, which recovery checks).
+				continue_later,
 				dispatch.rq_job_id(self.job.name, row.chunk_no, token),
 				self.chunk,
 			),
@@ -343,6 +446,7 @@ class ChunkRunner:
 				failed=failed+%s, retries=retries+%s where name=%s""",
 			(succeeded + failed, succeeded, failed, retries, self.job.name),
 		)
+		following = self._claim_continuation(job) if final and self._may_continue() else None
 		claimed = dispatch.claim_window(job) if final else []
 		finished = dispatch.finish_if_done(self.job.name) if final else None
 		try:
@@ -353,6 +457,10 @@ class ChunkRunner:
 				raise _TransactionLost from e
 			raise
 
+		self.next_chunk = following
+		if following and following.replaces:
+			# Its queued try would only find the token changed and exit: spare it the work horse.
+			dispatch.drop_rq_jobs([following.replaces])
 		dispatch.enqueue_chunks(job, claimed)
 		if continue_later:
 			self.token = token
@@ -411,6 +519,44 @@ def is_transient(e: BaseException) -> bool:
 		and isinstance(cause, pymysql.err.MySQLError)
 		and is_transient(cause)
 	)
+
+
+def _current_rq_job_id() -> str | None:
+	"""This RQ job's id as chunk rows store it (without Frappe's ``<site>::`` prefix), or None."""
+	from rq import get_current_job
+
+	rq_job = get_current_job()
+	if not rq_job:
+		return None
+	return rq_job.id.split("::", 1)[1] if "::" in rq_job.id else rq_job.id
+
+
+def _not_started(rq_job_id: str | None) -> bool:
+	"""Whether a chunk's RQ job is still waiting on its queue (so taking its chunk wastes nothing)."""
+	from frappe.utils.background_jobs import get_job
+	from rq.job import JobStatus
+
+	try:
+		rq_job = get_job(rq_job_id) if rq_job_id else None
+		return bool(rq_job) and rq_job.get_status(refresh=False) == JobStatus.QUEUED
+	except Exception:
+		return False
+
+
+def _others_waiting(bulk_job: str) -> bool:
+	"""Whether jobs other than this bulk job's own chunks (and our recovery scan) wait on this queue."""
+	from rq import get_current_job
+	from rq.queue import Queue
+
+	rq_job = get_current_job()
+	if not rq_job:
+		return True
+	try:
+		waiting = Queue(rq_job.origin, connection=rq_job.connection).get_job_ids(0, 200)
+	except Exception:
+		return True
+	ours = (f"{frappe.local.site}::bulk_queue:{bulk_job}:", f"{frappe.local.site}::bulk_queue:recover")
+	return any(not job_id.startswith(ours) for job_id in waiting)
 
 
 def _worker_label() -> str:

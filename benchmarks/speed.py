@@ -58,7 +58,10 @@ def main() -> None:
 	frappe.connect()
 	frappe.set_user("Administrator")
 
+	# Stopped with SIGTERM (or timeout): still stop the workers and restore the site config.
+	signal.signal(signal.SIGTERM, _exit_once)
 	scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
+	purge_orphan_jobs(bench)
 	machine = describe_machine(frappe)
 	print(machine)
 	rows = []
@@ -160,6 +163,7 @@ class Workers:
 		self.procs: list[subprocess.Popen] = []
 		self.state: tuple[int, bool] | None = None
 		self.config = bench / "sites" / site / "site_config.json"
+		self.log_dir = Path(os.environ.get("BULK_QUEUE_LOG_DIR", "/tmp/bulk_queue_bench_logs"))
 		self.saved_config = self.config.read_text()
 
 	def ensure(self, count: int, *, chain: bool) -> None:
@@ -168,6 +172,7 @@ class Workers:
 		self.stop(restore=False)
 		set_site_config(self.config, "bulk_queue_chain_seconds", None if chain else 0)
 		env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
+		self.log_dir.mkdir(parents=True, exist_ok=True)
 		for _ in range(count):
 			self.procs.append(
 				subprocess.Popen(
@@ -180,8 +185,8 @@ class Workers:
 					],
 					cwd=self.bench / "sites",
 					env=env,
-					stdout=subprocess.DEVNULL,
-					stderr=subprocess.DEVNULL,
+					stdout=open(self.log_dir / f"worker-{count}-{int(chain)}.log", "a"),
+					stderr=subprocess.STDOUT,
 					start_new_session=True,
 				)
 			)
@@ -201,7 +206,25 @@ class Workers:
 		self.procs = []
 		self.state = None
 		if restore:
-			self.config.write_text(self.saved_config)
+			write_atomically(self.config, self.saved_config)
+
+
+def purge_orphan_jobs(bench: Path) -> None:
+	"""Drop queued jobs of sites that no longer exist: a worker that picks one up dies."""
+	from frappe.utils.background_jobs import get_queue
+
+	sites = {p.name for p in (bench / "sites").iterdir() if (p / "site_config.json").is_file()}
+	for name in ("short", "default", "long"):
+		for job in get_queue(name).jobs:
+			if job.kwargs.get("site") not in sites:
+				job.delete()
+
+
+def _exit_once(*_) -> None:
+	"""First SIGTERM: clean up and exit; later ones (``timeout`` forwards its own) must not interrupt
+	the clean-up half way through writing the site config."""
+	signal.signal(signal.SIGTERM, signal.SIG_IGN)
+	sys.exit(143)
 
 
 def set_site_config(path: Path, key: str, value) -> None:
@@ -212,7 +235,14 @@ def set_site_config(path: Path, key: str, value) -> None:
 		config.pop(key, None)
 	else:
 		config[key] = value
-	path.write_text(json.dumps(config, indent=1))
+	write_atomically(path, json.dumps(config, indent=1))
+
+
+def write_atomically(path: Path, text: str) -> None:
+	"""Replace a file in one step, so a reader (or an interruption) never sees it half written."""
+	tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+	tmp.write_text(text)
+	os.replace(tmp, path)
 
 
 def insert_todos(frappe, count: int) -> list[str]:

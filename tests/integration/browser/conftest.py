@@ -146,7 +146,7 @@ class DeskServers:
 		config = json.loads(path.read_text())
 		self._saved_socketio_port = config.get("socketio_port")
 		config["socketio_port"] = self.socketio_port
-		path.write_text(json.dumps(config, indent=1))
+		_write_atomically(path, json.dumps(config, indent=1))
 		_clear_site_cache()
 
 	def stop(self) -> None:
@@ -166,8 +166,16 @@ class DeskServers:
 				config.pop("socketio_port", None)
 			else:
 				config["socketio_port"] = self._saved_socketio_port
-			path.write_text(json.dumps(config, indent=1))
+			_write_atomically(path, json.dumps(config, indent=1))
 			_clear_site_cache()
+
+
+def _write_atomically(path: Path, text: str) -> None:
+	"""Workers and the web server read the site config at any moment: never let them see it half
+	written."""
+	tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+	tmp.write_text(text)
+	os.replace(tmp, path)
 
 
 def _clear_site_cache() -> None:

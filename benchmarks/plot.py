@@ -1,0 +1,54 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Bar chart of a ``speed.py`` result: records per second of each scenario, one bar per round.
+
+/opt/frappe-bench/env/bin/pip install matplotlib   # once
+/opt/frappe-bench/env/bin/python benchmarks/plot.py docs/benchmarks/speed.csv docs/benchmarks/speed.png
+"""
+
+from __future__ import annotations
+
+import csv
+import statistics
+import sys
+from collections import defaultdict
+from pathlib import Path
+
+
+def main(source: str, target: str) -> None:
+	import matplotlib
+
+	matplotlib.use("Agg")
+	import matplotlib.pyplot as plt
+
+	lines = Path(source).read_text().splitlines()
+	machine = lines[0].lstrip("# ").strip() if lines and lines[0].startswith("#") else ""
+	rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+	rates: dict[str, list[float]] = defaultdict(list)
+	ratios: dict[str, list[float]] = defaultdict(list)
+	for row in rows:
+		rates[row["scenario"]].append(float(row["records_per_s"]))
+		if row["ratio_to_loop"]:
+			ratios[row["scenario"]].append(float(row["ratio_to_loop"]))
+	scenarios = list(rates)
+	medians = [statistics.median(rates[s]) for s in scenarios]
+
+	fig, ax = plt.subplots(figsize=(9, 4.5))
+	bars = ax.bar(scenarios, medians, color="#5e64ff")
+	for i, scenario in enumerate(scenarios):
+		ax.scatter([i] * len(rates[scenario]), rates[scenario], color="#1f272e", s=12, zorder=3)
+	for bar, scenario in zip(bars, scenarios, strict=True):
+		ratio = statistics.median(ratios[scenario]) if ratios[scenario] else None
+		label = f"{bar.get_height():.0f}/s" + (f"\n{ratio:.2f}× loop" if ratio else "")
+		top = max(bar.get_height(), *rates[scenario])
+		ax.annotate(label, (bar.get_x() + bar.get_width() / 2, top * 1.02), ha="center", va="bottom")
+	ax.set_ylabel("records per second (median; dots: rounds)")
+	ax.set_title(f"Changing {rows[0]['records']} ToDos\n{machine}", fontsize=9)
+	ax.set_ylim(0, max(max(v) for v in rates.values()) * 1.3)
+	fig.tight_layout()
+	fig.savefig(target, dpi=110)
+	print(f"wrote {target}")
+
+
+if __name__ == "__main__":
+	main(*sys.argv[1:3])

@@ -86,7 +86,7 @@ class ChunkRunner:
 				return
 			recovery.check_job(self.job.name)
 			# One chunk, then - while the time budget lasts and no other work waits on the queue - the
-			# job's next Pending chunks in this same process (see _claim_continuation).
+			# job's next chunks in this same process (see _claim_continuation).
 			while self._run_current() and self.next_chunk:
 				self._take(self.next_chunk)
 		except _Stop:

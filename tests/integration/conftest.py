@@ -55,14 +55,14 @@ def site():
 	frappe.init(site=SITE, sites_path=str(BENCH / "sites"))
 	frappe.connect()
 	frappe.set_user("Administrator")
-	_purge_queues()
+	purge_queues()
 	# The scheduler is one of the recovery paths; a fresh site has it disabled.
 	frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
 	# A site in use has been through the setup wizard; Desk sends everyone else there.
 	frappe.db.set_single_value("System Settings", "setup_complete", 1)
 	frappe.db.commit()
 	yield SITE
-	_purge_queues()
+	purge_queues()
 	frappe.destroy()
 
 
@@ -181,7 +181,7 @@ def workers(site):
 	pool.stop()
 
 
-def _purge_queues() -> None:
+def purge_queues() -> None:
 	"""Drop leftover jobs of this site and of sites no longer on the bench (earlier test runs), so
 	they cannot keep the workers of this run busy."""
 	from frappe.utils.background_jobs import get_queue
@@ -307,6 +307,13 @@ def counters(tag: str) -> dict[str, int]:
 
 	frappe.db.rollback()
 	return dict(frappe.db.sql("select name, counter from `tabBQ Test Record` where tag=%s", tag))
+
+
+def assert_exactly_once(tag: str, job) -> None:
+	"""Every BQ Test Record of ``tag`` was applied once, and the job's counters say so."""
+	values = counters(tag)
+	assert set(values.values()) == {1}, {n: v for n, v in values.items() if v != 1}
+	assert (job.processed, job.succeeded, job.failed) == (len(values), len(values), 0)
 
 
 def failures(job: str) -> list:

@@ -15,17 +15,20 @@ from pathlib import Path
 import frappe
 import pytest
 
-from .conftest import BENCH, counters, enqueue, failures, make_records, wait_for_job, wait_until
+from .conftest import (
+	BENCH,
+	assert_exactly_once,
+	counters,
+	enqueue,
+	failures,
+	make_records,
+	wait_for_job,
+	wait_until,
+)
 
 
 def _processed(job):
 	return frappe.db.get_value("Bulk Queue Job", job, "processed")
-
-
-def _assert_exactly_once(tag, job):
-	values = counters(tag)
-	assert set(values.values()) == {1}, {n: v for n, v in values.items() if v != 1}
-	assert (job.processed, job.succeeded, job.failed) == (len(values), len(values), 0)
 
 
 def test_sigkill_workers_mid_chunk_repeatedly(workers):
@@ -45,7 +48,7 @@ def test_sigkill_workers_mid_chunk_repeatedly(workers):
 		workers.start(1)
 	done = wait_for_job(job, timeout=240)
 	assert done.status == "Completed", failures(job)
-	_assert_exactly_once(tag, done)
+	assert_exactly_once(tag, done)
 	tries = frappe.get_all("Bulk Queue Chunk", {"bulk_job": job}, pluck="token")
 	assert max(tries) >= 2, "at least one chunk was recovered and re-run"
 
@@ -86,7 +89,7 @@ def test_redis_restart_mid_run(workers):
 	_restart_queue_redis()
 	done = wait_for_job(job, timeout=300)
 	assert done.status == "Completed", failures(job)
-	_assert_exactly_once(tag, done)
+	assert_exactly_once(tag, done)
 
 
 def test_deadlock_is_retried_not_lost(workers):
@@ -129,7 +132,7 @@ def test_deadlock_is_retried_not_lost(workers):
 
 	done = wait_for_job(job, timeout=120)
 	assert done.status == "Completed", failures(job)
-	_assert_exactly_once(tag, done)
+	assert_exactly_once(tag, done)
 	assert not deadlocked, "the heavier test transaction survived; the worker was the victim"
 	assert done.retries >= 1, "the worker retried after the deadlock"
 
@@ -148,7 +151,7 @@ def test_timeout_shorter_than_chunk(workers):
 	workers.start(1)
 	done = wait_for_job(result["bulk_job"], timeout=180)
 	assert done.status == "Completed", failures(result["bulk_job"])
-	_assert_exactly_once(tag, done)
+	assert_exactly_once(tag, done)
 	token = frappe.db.get_value("Bulk Queue Chunk", {"bulk_job": done.name}, "token")
 	assert token >= 3, "the chunk was continued in several tries"
 
@@ -237,7 +240,7 @@ def test_double_submit_while_running(workers):
 	second = enqueue(**args)
 	assert second["bulk_job"] == first["bulk_job"] and second["existing"]
 	done = wait_for_job(first["bulk_job"])
-	_assert_exactly_once(tag, done)
+	assert_exactly_once(tag, done)
 
 
 # -- helpers --------------------------------------------------------------------------------------

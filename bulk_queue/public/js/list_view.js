@@ -48,31 +48,24 @@ function extend_list_view(ListView) {
 	if (!proto || proto.__bulk_queue_extended) return false;
 	proto.__bulk_queue_extended = true;
 
-	const get_actions_menu_items = proto.get_actions_menu_items;
-	proto.get_actions_menu_items = function () {
-		const items = get_actions_menu_items.apply(this, arguments) || [];
-		if (bulk_queue.can_bulk_process(this.doctype)) {
-			items.push({
-				label: __("Bulk Process"),
-				action: () => bulk_queue.process_selected(this),
-				standard: false,
-			});
-		}
-		return items;
+	// Append "Bulk Process" to what one of ListView's item builders returns.
+	const add_item = (method, action) => {
+		const original = proto[method];
+		if (typeof original !== "function") return;
+		proto[method] = function () {
+			const items = original.apply(this, arguments) || [];
+			if (bulk_queue.can_bulk_process(this.doctype)) {
+				items.push({
+					label: __("Bulk Process"),
+					action: () => action(this),
+					standard: false,
+				});
+			}
+			return items;
+		};
 	};
-
-	const get_menu_items = proto.get_menu_items;
-	proto.get_menu_items = function () {
-		const items = get_menu_items.apply(this, arguments) || [];
-		if (bulk_queue.can_bulk_process(this.doctype)) {
-			items.push({
-				label: __("Bulk Process"),
-				action: () => bulk_queue.process_matching(this),
-				standard: false,
-			});
-		}
-		return items;
-	};
+	add_item("get_actions_menu_items", bulk_queue.process_selected); // Actions: the selected rows
+	add_item("get_menu_items", bulk_queue.process_matching); // ⋯ menu: all rows matching the filters
 	return true;
 }
 

@@ -5,6 +5,7 @@ frappe.provide("bulk_queue");
 
 bulk_queue.ACTIVE = ["Queued", "Running"];
 
+// Indicator colour of each Bulk Queue Job status: list view, form and progress tray.
 bulk_queue.STATUS_COLOURS = {
 	Queued: "gray",
 	Running: "blue",

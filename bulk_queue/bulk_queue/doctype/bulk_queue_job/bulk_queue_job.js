@@ -19,7 +19,7 @@ frappe.ui.form.on("Bulk Queue Job", {
 
 	refresh(frm) {
 		frm.disable_save();
-		const colour = bulk_queue_job.colours[frm.doc.status] || "gray";
+		const colour = bulk_queue.STATUS_COLOURS[frm.doc.status] || "gray";
 		frm.page.set_indicator(__(frm.doc.status), colour);
 		bulk_queue_job.show_progress(frm, bulk_queue_job.message_from_doc(frm.doc));
 		bulk_queue_job.add_buttons(frm);
@@ -30,16 +30,7 @@ frappe.ui.form.on("Bulk Queue Job", {
 });
 
 const bulk_queue_job = {
-	colours: {
-		Queued: "gray",
-		Running: "blue",
-		Completed: "green",
-		"Completed with Errors": "orange",
-		Failed: "red",
-		Cancelled: "darkgrey",
-	},
-
-	is_active: (status) => ["Queued", "Running"].includes(status),
+	is_active: (status) => bulk_queue.ACTIVE.includes(status),
 
 	message_from_doc(doc) {
 		return {
@@ -86,8 +77,7 @@ const bulk_queue_job = {
 			format(data.succeeded),
 			format(data.failed),
 		]);
-		const speed =
-			window.bulk_queue && bulk_queue.describe_speed ? bulk_queue.describe_speed(data) : "";
+		const speed = bulk_queue.describe_speed(data);
 		if (speed) message += ` · ${speed}`;
 		frm.dashboard.show_progress(__("Progress"), percent, message);
 		// Keep the form's counters in step without a reload (they are read-only).

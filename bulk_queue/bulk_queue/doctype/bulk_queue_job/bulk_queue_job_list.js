@@ -6,22 +6,15 @@ frappe.listview_settings["Bulk Queue Job"] = {
 	hide_name_column: false,
 
 	get_indicator(doc) {
-		const colours = {
-			Queued: "gray",
-			Running: "blue",
-			Completed: "green",
-			"Completed with Errors": "orange",
-			Failed: "red",
-			Cancelled: "darkgrey",
-		};
-		return [__(doc.status), colours[doc.status] || "gray", "status,=," + doc.status];
+		const colour = bulk_queue.STATUS_COLOURS[doc.status] || "gray";
+		return [__(doc.status), colour, "status,=," + doc.status];
 	},
 
 	formatters: {
 		processed(value, df, doc) {
 			const total = cint(doc.total);
 			const percent = total ? Math.floor((100 * cint(value)) / total) : 100;
-			const bar = ["Queued", "Running"].includes(doc.status)
+			const bar = bulk_queue.ACTIVE.includes(doc.status)
 				? `<div class="progress"><div class="progress-bar" style="width: ${percent}%"></div></div>`
 				: "";
 			return `<span class="bq-list-progress" title="${percent}%">

@@ -380,3 +380,31 @@ def _job_with_failures(user: str, count: int) -> str:
 	frappe.db.bulk_insert("Bulk Queue Failure", fields, rows)
 	frappe.db.commit()
 	return job.name
+
+
+def test_value_control_fits_the_field(open_desk, desk_workers):
+	"""Value becomes the field's own control - a date picker for Date, a link with search for Link, a
+	select for Select - and the value set through it is what lands in the records."""
+	user = _user("bq-desk-controls")
+	_, names = make_todos(2, allocated_to=user)
+	desk = open_desk(user)
+	desk.open("/app/todo")
+	_select_rows(desk.page, 2)
+	_open_from_actions(desk.page)
+	dialog = desk.page.locator(DIALOG)
+	dialog.locator("select[data-fieldname='field']").select_option("allocated_to")
+	dialog.locator("input[data-fieldtype='Link'][data-fieldname='value']").wait_for()
+	dialog.locator("select[data-fieldname='field']").select_option("priority")
+	dialog.locator("select[data-fieldname='value']").wait_for()
+	dialog.locator("select[data-fieldname='field']").select_option("date")
+	dialog.locator("input[data-fieldtype='Date'][data-fieldname='value']").click()
+	desk.page.locator(".datepicker.active").wait_for()
+	desk.page.evaluate("() => cur_dialog.set_value('value', '2026-12-24')")
+	dialog.locator(".modal-title").click()  # close the picker (Escape would close the dialog)
+	_start(desk.page)
+	job = _newest_job(user)
+	_wait_for_card_status(desk.page, job, ("Completed",))
+	frappe.db.rollback()
+	dates = {str(d) for d in frappe.get_all("ToDo", {"name": ("in", names)}, pluck="date")}
+	assert dates == {"2026-12-24"}
+	assert not desk.real_errors(), desk.real_errors()

@@ -40,13 +40,18 @@ def publish(bulk_job: str, *, force: bool = False) -> bool:
 	"""
 	if not force and not _acquire_slot(bulk_job):
 		return False
-	job = frappe.db.get_value("Bulk Queue Job", bulk_job, FIELDS, as_dict=True)
-	if not job or not job.user:
+	payload = current(bulk_job)
+	if not payload or not payload["user"]:
 		return False
-	payload = message(job)
-	frappe.publish_realtime(EVENT, payload, user=job.user)
+	frappe.publish_realtime(EVENT, payload, user=payload["user"])
 	frappe.publish_realtime(EVENT, payload, doctype="Bulk Queue Job", docname=bulk_job)
 	return True
+
+
+def current(bulk_job: str) -> dict | None:
+	"""The job's progress message as the database has it now; None when there is no such job."""
+	job = frappe.db.get_value("Bulk Queue Job", bulk_job, FIELDS, as_dict=True)
+	return message(job) if job else None
 
 
 def message(job: frappe._dict) -> dict:

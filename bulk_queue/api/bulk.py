@@ -138,8 +138,8 @@ def enqueue_bulk(
 
 def _progress_of(bulk_job: str) -> dict:
 	"""The job's title and its current progress message, for Desk to show at once."""
-	job = frappe.db.get_value("Bulk Queue Job", bulk_job, progress.FIELDS, as_dict=True)
-	return {"title": job.title, "progress": progress.message(job)}
+	payload = progress.current(bulk_job)
+	return {"title": payload["title"], "progress": payload}
 
 
 def _log_activity(bulk_job: str, doctype: str, action: str, total: int, user: str) -> None:
@@ -320,8 +320,7 @@ def retry_failed(bulk_job: str) -> dict:
 def get_bulk_job_status(bulk_job: str) -> dict:
 	"""Status and counters of a bulk job, as in its realtime progress events."""
 	_check_job_access(bulk_job)
-	job = frappe.db.get_value("Bulk Queue Job", bulk_job, progress.FIELDS, as_dict=True)
-	return progress.message(job)
+	return progress.current(bulk_job)
 
 
 def _check_job_access(bulk_job: str):

@@ -163,15 +163,19 @@ class Workers:
 			self.procs.append(self.scheduler)
 			self.scheduler = None
 		while self.procs:
-			proc = self.procs.pop()
-			try:
-				os.killpg(proc.pid, signal.SIGTERM)
-				proc.wait(timeout=15)
-			except (ProcessLookupError, subprocess.TimeoutExpired):
-				try:
-					os.killpg(proc.pid, signal.SIGKILL)
-				except ProcessLookupError:
-					pass
+			stop_process_group(self.procs.pop())
+
+
+def stop_process_group(proc: subprocess.Popen, timeout: float = 15) -> None:
+	"""SIGTERM a process started with ``start_new_session`` and its group; SIGKILL what lingers."""
+	try:
+		os.killpg(proc.pid, signal.SIGTERM)
+		proc.wait(timeout=timeout)
+	except (ProcessLookupError, subprocess.TimeoutExpired):
+		try:
+			os.killpg(proc.pid, signal.SIGKILL)
+		except ProcessLookupError:
+			pass
 
 
 @pytest.fixture

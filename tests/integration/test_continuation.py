@@ -13,7 +13,6 @@ import pytest
 
 from .conftest import (
 	assert_exactly_once,
-	counters,
 	enqueue,
 	failures,
 	make_records,

@@ -21,6 +21,17 @@ def todo_user():
 	return ensure_user("bq-desk-api@example.com", ["Blogger"])
 
 
+@pytest.fixture
+def jobs_of_two_users(todo_user):
+	"""(a Queued job of todo_user, a Queued job of Administrator)."""
+	_, names = make_todos(2, allocated_to=todo_user)
+	frappe.set_user(todo_user)
+	mine = enqueue(doctype="ToDo", ids=names, action="save")["bulk_job"]
+	frappe.set_user("Administrator")
+	theirs = enqueue(doctype="ToDo", ids=make_todos(2)[1], action="save")["bulk_job"]
+	return mine, theirs
+
+
 def test_options_for_an_ordinary_user(todo_user):
 	"""The dialog offers a ToDo user Save, Set Value and Delete (not Submit/Cancel), and value fields
 	they may edit, never identity or audit fields."""
@@ -164,15 +175,11 @@ def test_failures_are_paged_and_private(todo_user):
 		get_failures(result["bulk_job"])
 
 
-def test_active_jobs_and_boot_info_are_the_users_own(todo_user):
+def test_active_jobs_and_boot_info_are_the_users_own(todo_user, jobs_of_two_users):
 	"""Desk learns the user's running jobs at page load (boot info), and only theirs."""
 	from bulk_queue.boot import extend_bootinfo
 
-	_, names = make_todos(2, allocated_to=todo_user)
-	frappe.set_user(todo_user)
-	mine = enqueue(doctype="ToDo", ids=names, action="save")["bulk_job"]
-	frappe.set_user("Administrator")
-	theirs = enqueue(doctype="ToDo", ids=make_todos(2)[1], action="save")["bulk_job"]
+	mine, theirs = jobs_of_two_users
 	frappe.set_user(todo_user)
 	boot = frappe._dict()
 	extend_bootinfo(boot)
@@ -182,13 +189,9 @@ def test_active_jobs_and_boot_info_are_the_users_own(todo_user):
 	assert "Bulk Queue Job" in boot.bulk_queue["excluded_doctypes"]
 
 
-def test_users_see_their_own_jobs_system_managers_all(todo_user):
+def test_users_see_their_own_jobs_system_managers_all(todo_user, jobs_of_two_users):
 	"""The Bulk Queue Job list: a user's own jobs; a System Manager's list has everyone's."""
-	_, names = make_todos(2, allocated_to=todo_user)
-	frappe.set_user(todo_user)
-	mine = enqueue(doctype="ToDo", ids=names, action="save")["bulk_job"]
-	frappe.set_user("Administrator")
-	theirs = enqueue(doctype="ToDo", ids=make_todos(2)[1], action="save")["bulk_job"]
+	mine, theirs = jobs_of_two_users
 	frappe.set_user(todo_user)
 	listed = set(frappe.get_list("Bulk Queue Job", pluck="name", limit_page_length=0))
 	assert mine in listed and theirs not in listed

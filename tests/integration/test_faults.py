@@ -8,12 +8,9 @@ nothing applied twice, and the job ends on its own.
 """
 
 import subprocess
-import threading
 import time
-from pathlib import Path
 
 import frappe
-import pytest
 
 from .conftest import (
 	BENCH,

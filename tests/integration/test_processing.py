@@ -3,7 +3,6 @@
 """The core path with real workers: enqueue, chunks on RQ, records changed, job record, realtime."""
 
 import frappe
-import pytest
 
 from .conftest import (
 	counters,

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
@@ -25,7 +24,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import BENCH, LOG_DIR, SITE, Workers, record_spawned
+from ..conftest import BENCH, LOG_DIR, SITE, Workers, record_spawned, stop_process_group
 
 CHROMIUM = os.environ.get("BULK_QUEUE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = LOG_DIR / "screenshots"
@@ -151,14 +150,7 @@ class DeskServers:
 
 	def stop(self) -> None:
 		for proc in self.procs:
-			try:
-				os.killpg(proc.pid, signal.SIGTERM)
-				proc.wait(timeout=10)
-			except (ProcessLookupError, subprocess.TimeoutExpired):
-				try:
-					os.killpg(proc.pid, signal.SIGKILL)
-				except ProcessLookupError:
-					pass
+			stop_process_group(proc, timeout=10)
 		path = self._site_config_path()
 		if path.exists():
 			config = json.loads(path.read_text())

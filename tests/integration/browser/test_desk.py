@@ -61,6 +61,18 @@ def _open_from_actions(page) -> None:
 	page.wait_for_selector(f"{DIALOG} .modal-title:text-is('Bulk Process')")
 
 
+def _dialog_on_own_todos(open_desk, prefix: str, count: int):
+	"""A fresh user with ``count`` ToDos of their own, all selected in /app/todo and the Bulk Process
+	dialog opened from Actions. Returns (desk, todo names)."""
+	user = _user(prefix)
+	_, names = make_todos(count, allocated_to=user)
+	desk = open_desk(user)
+	desk.open("/app/todo")
+	_select_rows(desk.page, count)
+	_open_from_actions(desk.page)
+	return desk, names
+
+
 def _open_from_menu(page) -> None:
 	page.locator(".menu-btn-group > button").click()
 	page.locator(".menu-btn-group .dropdown-menu .dropdown-item", has_text="Bulk Process").click()
@@ -317,19 +329,14 @@ def test_user_without_permission_is_not_offered_the_action(open_desk):
 
 def test_delete_asks_for_confirmation_naming_the_count(open_desk):
 	"""Choosing Delete turns Start into Delete, and a confirmation names how many records go."""
-	user = _user("bq-desk-delete")
-	_, names = make_todos(3, allocated_to=user)
-	desk = open_desk(user)
-	desk.open("/app/todo")
-	_select_rows(desk.page, 3)
-	_open_from_actions(desk.page)
+	desk, names = _dialog_on_own_todos(open_desk, "bq-desk-delete", 3)
 	desk.page.locator(f"{DIALOG} select[data-fieldname='action']").select_option("delete")
 	desk.page.locator(f"{DIALOG} .btn-primary", has_text="Delete").click()
 	confirm = desk.page.locator(".modal.show .modal-body", has_text="Permanently delete 3")
 	confirm.wait_for()
 	desk.page.locator(".modal.show .btn-secondary, .modal.show .btn-default", has_text="No").last.click()
 	assert set(_statuses(names).values()) == {"Open"}, "nothing deleted without confirmation"
-	assert not frappe.get_all("Bulk Queue Job", {"user": user})
+	assert not frappe.get_all("Bulk Queue Job", {"user": desk.user})
 	assert not desk.real_errors(), desk.real_errors()
 
 
@@ -385,12 +392,7 @@ def _job_with_failures(user: str, count: int) -> str:
 def test_value_control_fits_the_field(open_desk, desk_workers):
 	"""Value becomes the field's own control - a date picker for Date, a link with search for Link, a
 	select for Select - and the value set through it is what lands in the records."""
-	user = _user("bq-desk-controls")
-	_, names = make_todos(2, allocated_to=user)
-	desk = open_desk(user)
-	desk.open("/app/todo")
-	_select_rows(desk.page, 2)
-	_open_from_actions(desk.page)
+	desk, names = _dialog_on_own_todos(open_desk, "bq-desk-controls", 2)
 	dialog = desk.page.locator(DIALOG)
 	dialog.locator("select[data-fieldname='field']").select_option("allocated_to")
 	dialog.locator("input[data-fieldtype='Link'][data-fieldname='value']").wait_for()
@@ -402,7 +404,7 @@ def test_value_control_fits_the_field(open_desk, desk_workers):
 	desk.page.evaluate("() => cur_dialog.set_value('value', '2026-12-24')")
 	dialog.locator(".modal-title").click()  # close the picker (Escape would close the dialog)
 	_start(desk.page)
-	job = _newest_job(user)
+	job = _newest_job(desk.user)
 	_wait_for_card_status(desk.page, job, ("Completed",))
 	frappe.db.rollback()
 	dates = {str(d) for d in frappe.get_all("ToDo", {"name": ("in", names)}, pluck="date")}

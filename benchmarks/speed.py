@@ -280,7 +280,7 @@ def wait_for(frappe, bulk_job: str, timeout: float = 3600):
 	while time.monotonic() < deadline:
 		frappe.db.rollback()
 		job = frappe.db.get_value("Bulk Queue Job", bulk_job, ["status", "processed", "total"], as_dict=True)
-		if job.status not in ("Queued", "Running"):
+		if job.status not in ("Planning", "Queued", "Running"):
 			return job
 		time.sleep(0.05)
 	raise TimeoutError(bulk_job)

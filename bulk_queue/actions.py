@@ -45,6 +45,11 @@ class Action:
 	needs_values: bool = False
 	needs_submittable: bool = False
 	doctypes: tuple[str, ...] = ()  # empty: any DocType
+	# Optional: apply to many records at once, fn(doctype, names, values, user) -> {name: (type, message)}
+	# for the ones that failed; the worker falls back to ``apply`` one record at a time when it raises.
+	apply_batch: Callable[[str, list[str], dict, str], dict] | None = None
+	# Optional: validate (and cast) the job's values at enqueue, fn(meta, values, user) -> values.
+	check: Callable[[Any, dict, str], dict] | None = None
 
 	def applies_to(self, meta) -> bool:
 		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions)."""
@@ -74,12 +79,31 @@ def _delete(doc, values: dict) -> None:
 	frappe.delete_doc(doc.doctype, doc.name, ignore_missing=False)
 
 
+def _fast(name: str):
+	def call(*args):
+		from bulk_queue import fast_path
+
+		return getattr(fast_path, name)(*args)
+
+	return call
+
+
 BUILTIN = {
 	"save": Action("save", "write", _save, label="Save"),
 	"set_value": Action("set_value", "write", _set_value, label="Set Value", needs_values=True),
 	"submit": Action("submit", "submit", _submit, label="Submit", needs_submittable=True),
 	"cancel": Action("cancel", "cancel", _cancel, label="Cancel", needs_submittable=True),
 	"delete": Action("delete", "delete", _delete, label="Delete"),
+	# Batched SQL, no controllers: see bulk_queue/fast_path.py for what it keeps and what it refuses.
+	"set_value_fast": Action(
+		"set_value_fast",
+		"write",
+		_fast("apply_one"),
+		label="Set Value (fast, no controllers)",
+		needs_values=True,
+		apply_batch=_fast("apply_batch"),
+		check=_fast("check"),
+	),
 }
 
 

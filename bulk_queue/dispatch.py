@@ -23,11 +23,15 @@ from bulk_queue import settings
 from bulk_queue.utils.selection import chunked
 
 RUN_CHUNK = "bulk_queue.tasks.bulk.run_chunk"
+RUN_PLANNER = "bulk_queue.tasks.planning.run_planner"
 # RQ re-runs a chunk try this many times when its work horse dies or it raises; strikes at the same
 # record (tasks/recovery.py) decide when that record is to blame.
 CHUNK_RETRIES = 10
 JOB = "Bulk Queue Job"
 CHUNK = "Bulk Queue Chunk"
+# A job is Planning while a background planner still selects its records (its chunks may already run),
+# Queued until its first chunk starts, Running after.
+ACTIVE = ("Planning", "Queued", "Running")
 
 
 def rq_job_id(bulk_job: str, chunk_no: int, token: int) -> str:
@@ -35,9 +39,14 @@ def rq_job_id(bulk_job: str, chunk_no: int, token: int) -> str:
 	return f"bulk_queue:{bulk_job}:chunk-{chunk_no:04d}:try-{token}"
 
 
-def selection_hash(doctype: str, action: str, names: list[str], values: dict) -> str:
-	"""Fingerprint of a request, used to hand back the running job on a double submit."""
-	payload = json.dumps([doctype, action, sorted(names), values], sort_keys=True, default=str)
+def selection_hash(doctype: str, action: str, selection: list[str] | dict, values: dict) -> str:
+	"""Fingerprint of a request, used to hand back the running job on a double submit.
+
+	``selection``: the record names, or ``{"filters": [...]}`` for a selection by filters.
+	"""
+	if isinstance(selection, list):
+		selection = sorted(selection)
+	payload = json.dumps([doctype, action, selection, values], sort_keys=True, default=str)
 	return hashlib.sha256(payload.encode()).hexdigest()
 
 
@@ -54,8 +63,14 @@ def create_job(
 	fingerprint: str | None = None,
 	title: str | None = None,
 	filters: list | None = None,
+	expected: int | None = None,
 ) -> str:
-	"""Insert the Bulk Queue Job and its Pending chunks in the current transaction; return the name."""
+	"""Insert the Bulk Queue Job and its Pending chunks in the current transaction; return the name.
+
+	With ``filters`` (and ``names`` empty) the job is created ``Planning``: no chunk yet, ``expected``
+	records matching now; ``tasks/planning.py`` selects them and writes the chunks.
+	"""
+	planning = filters is not None and not names
 	job = frappe.get_doc(
 		{
 			"doctype": JOB,
@@ -66,15 +81,30 @@ def create_job(
 			"filters": json.dumps(filters, default=str) if filters else None,
 			"values": json.dumps(values, sort_keys=True, default=str) if values else None,
 			"user": user,
-			"status": "Queued",
+			"status": "Planning" if planning else "Queued",
 			"queue": queue,
 			"chunk_size": chunk_size,
 			"timeout": timeout,
 			"total": len(names),
+			"expected": expected if filters is not None else None,
+			"selected_at": now_datetime() if filters is not None else None,
 			"selection_hash": fingerprint,
 		}
 	)
 	job.insert(ignore_permissions=True)
+	if planning:
+		# Its first planner try (the job's name is known only now); recovery watches its heartbeat.
+		frappe.db.set_value(
+			JOB,
+			job.name,
+			{
+				"plan_token": 0,
+				"plan_rq_job_id": planner_rq_job_id(job.name, 0),
+				"plan_heartbeat": now_datetime(),
+			},
+			update_modified=False,
+		)
+		return job.name
 	chunks = insert_chunks(job.name, chunked(names, chunk_size), owner=user)
 	frappe.db.set_value(JOB, job.name, "chunks", chunks, update_modified=False)
 	return job.name
@@ -121,7 +151,8 @@ def lock_job(bulk_job: str) -> frappe._dict | None:
 	"""Lock the job row (latest committed version) and return it; None when it is gone."""
 	rows = frappe.db.sql(
 		f"""select name, status, reference_doctype, action, `values`, user, queue, timeout,
-			total, processed, succeeded, failed, chunks
+			total, processed, succeeded, failed, chunks, chunk_size, filters, started_at, selected_at,
+			plan_after, plan_token
 		from `tab{JOB}` where name=%s for update""",
 		bulk_job,
 		as_dict=True,
@@ -135,7 +166,7 @@ def claim_window(job: frappe._dict) -> list[frappe._dict]:
 	Returns the claimed chunks with their new token; enqueue them (``enqueue_chunks``) only after the
 	transaction is committed, so a worker never starts a chunk it cannot see yet.
 	"""
-	if job.status not in ("Queued", "Running"):
+	if job.status not in ACTIVE:
 		return []
 	in_flight = frappe.db.sql(
 		f"""select count(*) from `tab{CHUNK}`
@@ -181,11 +212,50 @@ def enqueue_chunks(job: frappe._dict, chunks: list[frappe._dict]) -> int:
 
 
 def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
-	"""Enqueue one try of a chunk through Frappe's ``execute_job``, with an RQ retry.
+	"""Enqueue one try of a chunk (``run_chunk`` with its name and token)."""
+	return enqueue_task(
+		job,
+		method=RUN_CHUNK,
+		rq_id=rq_job_id(job.name, chunk.chunk_no, chunk.token),
+		# What Desk -> Background Jobs shows as Job Name.
+		job_name=f"{job.name} · chunk {chunk.chunk_no} of {_chunks_of(job)} · {_describe(job)}",
+		kwargs={"chunk": chunk.name, "token": chunk.token},
+	)
+
+
+def planner_rq_job_id(bulk_job: str, token: int) -> str:
+	"""Readable, deterministic RQ job id of one try of a job's planner."""
+	return f"bulk_queue:{bulk_job}:plan:try-{token}"
+
+
+def enqueue_planner(job: frappe._dict, token: int):
+	"""Enqueue one try of the job's planner (``tasks/planning.py``), which selects its records."""
+	return enqueue_task(
+		job,
+		method=RUN_PLANNER,
+		rq_id=planner_rq_job_id(job.name, token),
+		job_name=f"{job.name} · selecting records · {_describe(job)}",
+		kwargs={"bulk_job": job.name, "token": token},
+	)
+
+
+def _chunks_of(job: frappe._dict) -> str:
+	# While the planner selects, nobody knows yet how many chunks there will be.
+	return "?" if job.get("status") == "Planning" or not job.get("chunks") else str(job.chunks)
+
+
+def _describe(job: frappe._dict) -> str:
+	# Not translated: Background Jobs is read by operators of every language, and this is written by
+	# whichever process enqueues (a request or a worker).
+	return f"{_action_label(job.action)} on {job.reference_doctype}"
+
+
+def enqueue_task(job: frappe._dict, *, method: str, rq_id: str, job_name: str, kwargs: dict):
+	"""Enqueue ``method(**kwargs)`` for ``job`` through Frappe's ``execute_job``, with an RQ retry.
 
 	The retry is what makes a killed work horse (out of memory, segfault, a record that crashes the
 	process) come back at once: RQ re-queues the job as soon as the worker sees its horse die, and the
-	re-run resumes at the chunk's watermark. ``frappe.enqueue`` (v15) has no way to pass an RQ retry,
+	re-run resumes at the committed watermark. ``frappe.enqueue`` (v15) has no way to pass an RQ retry,
 	so the job is built exactly as ``frappe.enqueue`` builds it - Frappe's ``execute_job`` with the
 	same arguments, timeouts, TTLs, failure callback and site-prefixed job id - plus the retry.
 	"""
@@ -199,12 +269,6 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
 	)
 	from rq import Callback, Retry
 
-	job_id = rq_job_id(job.name, chunk.chunk_no, chunk.token)
-	# What Desk -> Background Jobs shows as Job Name. Not translated: it is read by operators of every
-	# language and written by whichever process enqueues (a request or a worker).
-	job_name = f"{job.name} · chunk {chunk.chunk_no} of {job.get('chunks') or '?'} · " + (
-		f"{_action_label(job.action)} on {job.reference_doctype}"
-	)
 	return get_queue(job.queue).enqueue_call(
 		execute_job,
 		on_failure=Callback(func=truncate_failed_registry),
@@ -212,15 +276,15 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
 		kwargs={
 			"site": frappe.local.site,
 			"user": frappe.session.user,
-			"method": RUN_CHUNK,
+			"method": method,
 			"event": None,
 			"job_name": job_name,
 			"is_async": True,
-			"kwargs": {"chunk": chunk.name, "token": chunk.token},
+			"kwargs": kwargs,
 		},
 		failure_ttl=frappe.conf.get("rq_job_failure_ttl") or RQ_JOB_FAILURE_TTL,
 		result_ttl=frappe.conf.get("rq_results_ttl") or RQ_RESULTS_TTL,
-		job_id=create_job_id(job_id),
+		job_id=create_job_id(rq_id),
 		retry=Retry(max=CHUNK_RETRIES),
 	)
 
@@ -247,14 +311,15 @@ def chunk_timeout(queue: str, requested: int | None = None) -> int:
 def finish_if_done(bulk_job: str) -> str | None:
 	"""Set the final status once every record is processed and no chunk is open; return it.
 
-	Caller holds the job's row lock (so exactly one finisher sees the last count) and commits.
+	Caller holds the job's row lock (so exactly one finisher sees the last count) and commits. A job
+	still Planning is never done: its total is not known yet.
 	"""
 	counts = frappe.db.sql(
-		f"select total, processed, succeeded, failed from `tab{JOB}` where name=%s for update",
+		f"select status, total, processed, succeeded, failed from `tab{JOB}` where name=%s for update",
 		bulk_job,
 		as_dict=True,
 	)[0]
-	if counts.processed < counts.total:
+	if counts.status not in ("Queued", "Running") or counts.processed < counts.total:
 		return None
 	open_chunks = frappe.db.sql(
 		f"""select count(*) from `tab{CHUNK}` where bulk_job=%s
@@ -301,10 +366,11 @@ def cancel_job(bulk_job: str) -> frappe._dict:
 	job = lock_job(bulk_job)
 	if not job:
 		frappe.throw(frappe._("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
-	if job.status not in ("Queued", "Running"):
+	if job.status not in ACTIVE:
 		frappe.db.rollback()
 		return job
 	now = now_datetime()
+	planner = frappe.db.get_value(JOB, bulk_job, "plan_rq_job_id") if job.status == "Planning" else None
 	queued = frappe.db.sql(
 		f"""select name, rq_job_id from `tab{CHUNK}` where bulk_job=%s and status in ('Pending', 'Queued')
 		for update""",
@@ -318,7 +384,10 @@ def cancel_job(bulk_job: str) -> frappe._dict:
 	)
 	frappe.db.sql(f"update `tab{JOB}` set status='Cancelled', ended_at=%s where name=%s", (now, bulk_job))
 	frappe.db.commit()
-	drop_rq_jobs([c.rq_job_id for c in queued if c.rq_job_id])
+	dropped = [c.rq_job_id for c in queued if c.rq_job_id]
+	if planner:
+		dropped.append(planner)  # a planner that already runs stops at its next page
+	drop_rq_jobs(dropped)
 	job.status = "Cancelled"
 	return job
 

@@ -80,28 +80,34 @@ def iter_matching(doctype: str, filters: list[list], page_size: int = PAGE_SIZE)
 	time (keyset pagination on ``name``, so rows are never all held in memory)."""
 	last: str | None = None
 	while True:
-		page_filters = [*filters, [doctype, "name", ">", last]] if last is not None else filters
-		try:
-			names = frappe.get_list(
-				doctype,
-				filters=page_filters,
-				fields=["name"],
-				order_by=f"`tab{doctype}`.`name` asc",
-				limit_page_length=page_size,
-				distinct=True,
-				as_list=True,
-			)
-		except frappe.PermissionError:
-			raise
-		except Exception as e:
-			if _is_filter_error(e):
-				_bad_filters(e)
-			raise
-		for (name,) in names:
-			yield name
+		names = read_page(doctype, filters, after=last, page_size=page_size)
+		yield from names
 		if len(names) < page_size:
 			return
-		last = names[-1][0]
+		last = names[-1]
+
+
+def read_page(doctype: str, filters: list[list], *, after: str | None, page_size: int) -> list[str]:
+	"""Up to ``page_size`` names of matching records the current user can read, in ``name`` order,
+	starting after the name ``after`` (None: from the first)."""
+	page_filters = [*filters, [doctype, "name", ">", after]] if after is not None else filters
+	try:
+		rows = frappe.get_list(
+			doctype,
+			filters=page_filters,
+			fields=["name"],
+			order_by=f"`tab{doctype}`.`name` asc",
+			limit_page_length=page_size,
+			distinct=True,
+			as_list=True,
+		)
+	except frappe.PermissionError:
+		raise
+	except Exception as e:
+		if _is_filter_error(e):
+			_bad_filters(e)
+		raise
+	return [name for (name,) in rows]
 
 
 def select_names(doctype: str, filters: list[list], limit: int) -> list[str]:
@@ -110,14 +116,19 @@ def select_names(doctype: str, filters: list[list], limit: int) -> list[str]:
 	for name in iter_matching(doctype, filters):
 		names.append(name)
 		if len(names) > limit:
-			frappe.throw(
-				_("{0} records match these filters; at most {1} can be processed in one bulk job.").format(
-					frappe.format_value(count_matching(doctype, filters), {"fieldtype": "Int"}),
-					frappe.format_value(limit, {"fieldtype": "Int"}),
-				),
-				title=_("Too Many Records"),
-			)
+			refuse_too_many(count_matching(doctype, filters), limit)
 	return names
+
+
+def refuse_too_many(matching: int, limit: int) -> None:
+	"""Throw the "too many records" error naming both numbers."""
+	frappe.throw(
+		_("{0} records match these filters; at most {1} can be processed in one bulk job.").format(
+			frappe.format_value(matching, {"fieldtype": "Int"}),
+			frappe.format_value(limit, {"fieldtype": "Int"}),
+		),
+		title=_("Too Many Records"),
+	)
 
 
 def _is_filter_error(e: Exception) -> bool:

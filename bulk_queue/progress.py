@@ -11,6 +11,7 @@ import frappe
 from frappe.utils import get_datetime, now_datetime
 
 from bulk_queue import settings
+from bulk_queue.dispatch import ACTIVE
 
 EVENT = "bulk_queue_progress"
 FIELDS = (
@@ -21,11 +22,13 @@ FIELDS = (
 	"status",
 	"user",
 	"total",
+	"expected",
 	"processed",
 	"succeeded",
 	"failed",
 	"started_at",
 	"ended_at",
+	"selected_at",
 )
 
 _last_sent: dict[str, float] = {}
@@ -55,15 +58,21 @@ def current(bulk_job: str) -> dict | None:
 
 
 def message(job: frappe._dict) -> dict:
-	"""The payload of one progress event: counters, and rate and ETA measured on the server's clock."""
-	total = job.total or 0
+	"""The payload of one progress event: counters, and rate and ETA measured on the server's clock.
+
+	While a job is Planning, ``total`` counts the records selected so far and ``expected`` how many
+	matched when it was started; percent and ETA are measured against the larger of the two.
+	"""
+	planning = job.status == "Planning"
+	selected = job.total or 0
+	total = max(selected, job.get("expected") or 0) if planning else selected
 	processed = job.processed or 0
 	elapsed = None
 	if job.get("started_at"):
 		end = job.get("ended_at") or now_datetime()
 		elapsed = max(0.0, (get_datetime(end) - get_datetime(job.started_at)).total_seconds())
 	rate = processed / elapsed if elapsed and processed else None
-	active = job.status in ("Queued", "Running")
+	active = job.status in ACTIVE
 	eta = (total - processed) / rate if rate and active and total > processed else None
 	return {
 		"bulk_job": job.name,
@@ -73,6 +82,9 @@ def message(job: frappe._dict) -> dict:
 		"status": job.status,
 		"user": job.user,
 		"total": total,
+		"selected": selected,
+		"planning": planning,
+		"selected_at": job.get("selected_at"),
 		"processed": processed,
 		"succeeded": job.succeeded or 0,
 		"failed": job.failed or 0,

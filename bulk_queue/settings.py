@@ -14,7 +14,12 @@ QUEUES = ("short", "default", "long")
 
 DEFAULTS = {
 	# API limits
-	"bulk_queue_max_records": 10_000,  # records accepted in one call
+	"bulk_queue_max_records": 1_000_000,  # records in one job (a filter selection may match this many)
+	"bulk_queue_max_ids": 10_000,  # names listed in one call (ids); larger selections use filters
+	# filter selections matching up to this many records are planned in the request (the answer has the
+	# exact total); larger ones are planned by a background job that writes chunks as it reads
+	"bulk_queue_plan_inline_max": 10_000,
+	"bulk_queue_plan_page_size": 5_000,  # names the planner reads per query and commits at once
 	"bulk_queue_default_chunk_size": 200,
 	"bulk_queue_max_chunk_size": 1_000,
 	"bulk_queue_default_queue": "default",

@@ -13,6 +13,7 @@ from frappe import _
 from bulk_queue import dispatch, fields, progress, settings
 from bulk_queue import filters as selection_filters
 from bulk_queue.actions import Action, available_actions, get_action
+from bulk_queue.tasks import planning
 from bulk_queue.utils.selection import SelectionError, chunk_count, parse_ids, parse_json_object
 
 # Our own DocTypes are never processed in bulk by us.
@@ -58,31 +59,31 @@ def enqueue_bulk(
 	meta = frappe.get_meta(doctype)
 	_check_action(meta, act, user)
 
-	values = _parse_values(values)
-	_validate_values(meta, act, values, user)
+	values = _validate_values(meta, act, _parse_values(values), user)
 	chunk_size = _validate_chunk_size(chunk_size)
 	queue = _validate_queue(queue)
 	timeout = _validate_timeout(timeout)
-	parsed_filters = None
+	parsed_filters = matching = None
 	if filters is not None and filters != "":
 		# Filters select; empty filters select every record the caller can read, like the list view.
 		if ids not in (None, "", "[]", []):
 			frappe.throw(_("Give either ids or filters, not both."), title=_("Invalid Selection"))
 		parsed_filters = selection_filters.parse_filters(filters, doctype)
-		names = _select_by_filters(doctype, parsed_filters)
+		matching, names = _select_by_filters(doctype, parsed_filters)
+		fingerprint = dispatch.selection_hash(doctype, act.name, {"filters": parsed_filters}, values)
 	else:
 		names = _parse_ids(ids)
+		fingerprint = dispatch.selection_hash(doctype, act.name, names, values)
 	_check_queue_reachable(queue)
 
-	fingerprint = dispatch.selection_hash(doctype, act.name, names, values)
 	# MariaDB named lock (at most 64 characters): one request at a time per user and selection.
 	lock = "bulk_queue:" + hashlib.sha1(f"{frappe.local.site}|{user}|{fingerprint}".encode()).hexdigest()
 	frappe.db.sql("select get_lock(%s, 10)", lock)
 	try:
 		existing = frappe.db.sql(
 			"""select name, total, chunks from `tabBulk Queue Job` where selection_hash=%s and user=%s
-			and status in ('Queued', 'Running') order by creation desc limit 1 for update""",
-			(fingerprint, user),
+			and status in %s order by creation desc limit 1 for update""",
+			(fingerprint, user, dispatch.ACTIVE),
 			as_dict=True,
 		)
 		if existing:
@@ -106,17 +107,29 @@ def enqueue_bulk(
 			timeout=dispatch.chunk_timeout(queue, timeout),
 			user=user,
 			fingerprint=fingerprint,
-			title=job_title(act, len(names), doctype),
+			title=job_title(act, len(names) or matching, doctype),
 			filters=parsed_filters,
+			expected=matching,
 		)
 		job = dispatch.lock_job(name)
 		claimed = dispatch.claim_window(job)
-		_log_activity(name, doctype, act.name, len(names), user)
+		_log_activity(name, doctype, act.name, len(names) or matching, user)
 		# Workers must see the job and its chunks before they start: commit, then enqueue.
 		frappe.db.commit()
 	finally:
 		frappe.db.sql("select release_lock(%s)", lock)
 
+	if job.status == "Planning":
+		# Too many to select in this request: the planner selects them and writes the chunks.
+		planning.start(job)
+		return {
+			"bulk_job": name,
+			"enqueued": chunk_count(matching, chunk_size),
+			"total": matching,
+			"queued_now": 0,
+			"existing": False,
+			**_progress_of(name),
+		}
 	queued_now = dispatch.enqueue_chunks(job, claimed)
 	if queued_now < len(claimed):
 		frappe.msgprint(
@@ -197,13 +210,22 @@ def _check_action(meta, act: Action, user: str) -> None:
 		)
 
 
-def _select_by_filters(doctype: str, parsed: list[list]) -> list[str]:
-	names = selection_filters.select_names(doctype, parsed, settings.get("bulk_queue_max_records"))
-	if not names:
+def _select_by_filters(doctype: str, parsed: list[list]) -> tuple[int, list[str]]:
+	"""How many records match, and their names when few enough to select them in this request (an
+	empty list: a background planner selects them)."""
+	limit = settings.get("bulk_queue_max_records")
+	matching = selection_filters.count_matching(doctype, parsed)
+	if matching > limit:
+		selection_filters.refuse_too_many(matching, limit)
+	names = []
+	if matching <= settings.get("bulk_queue_plan_inline_max"):
+		names = selection_filters.select_names(doctype, parsed, limit)
+		matching = len(names)
+	if not matching:
 		frappe.throw(
 			_("No {0} records match these filters.").format(_(doctype)), title=_("Invalid Selection")
 		)
-	return names
+	return matching, names
 
 
 def _parse_ids(ids: Any) -> list[str]:
@@ -216,12 +238,12 @@ def _parse_ids(ids: Any) -> list[str]:
 		)
 	if not names:
 		frappe.throw(_("No records selected."), title=_("Invalid Selection"))
-	limit = settings.get("bulk_queue_max_records")
+	limit = min(settings.get("bulk_queue_max_ids"), settings.get("bulk_queue_max_records"))
 	if len(names) > limit:
 		frappe.throw(
-			_("{0} records selected; at most {1} can be processed in one bulk job.").format(
-				len(names), limit
-			),
+			_(
+				"{0} records selected; at most {1} can be listed in one request. Select more records with filters."
+			).format(len(names), limit),
 			title=_("Too Many Records"),
 		)
 	too_long = next((n for n in names if len(n) > 140), None)
@@ -239,12 +261,14 @@ def _parse_values(values: Any) -> dict:
 		frappe.throw(_("values must be an object of field names and values (a dict or a JSON object)."))
 
 
-def _validate_values(meta, act: Action, values: dict, user: str) -> None:
-	if not act.needs_values:
-		return
-	if not values:
-		frappe.throw(_("Action {0} needs values: the fields to set and their new values.").format(act.name))
-	fields.check_values(meta, values, user)
+def _validate_values(meta, act: Action, values: dict, user: str) -> dict:
+	if act.needs_values:
+		if not values:
+			frappe.throw(
+				_("Action {0} needs values: the fields to set and their new values.").format(act.name)
+			)
+		fields.check_values(meta, values, user)
+	return act.check(meta, values, user) if act.check else values
 
 
 def _validate_chunk_size(chunk_size: Any) -> int:
@@ -360,6 +384,7 @@ def get_bulk_options(doctype: str, filters: Any = None) -> dict:
 		"queue": settings.get("bulk_queue_default_queue"),
 		"queues": list(settings.QUEUES),
 		"max_records": settings.get("bulk_queue_max_records"),
+		"max_ids": settings.get("bulk_queue_max_ids"),
 	}
 	if filters is not None:
 		parsed = selection_filters.parse_filters(filters, doctype)
@@ -378,7 +403,7 @@ def active_jobs(user: str, limit: int = 10) -> list[dict]:
 		return []
 	rows = frappe.get_all(
 		"Bulk Queue Job",
-		filters={"user": user, "status": ("in", ("Queued", "Running"))},
+		filters={"user": user, "status": ("in", dispatch.ACTIVE)},
 		fields=list(progress.FIELDS),
 		order_by="creation desc",
 		limit_page_length=limit,

@@ -38,6 +38,8 @@ FAILURE = "Bulk Queue Failure"
 # MariaDB/MySQL client error codes that mean the connection (and its transaction) is gone.
 CONNECTION_LOST = {2003, 2006, 2013, 2055, 1927, 4031}
 MAX_REPLAYS = 20
+# Records per statement for batch actions (the fast path); one transaction each.
+FAST_BATCH = 1000
 
 
 def run_chunk(chunk: str, token: int) -> None:
@@ -126,7 +128,7 @@ class ChunkRunner:
 			frappe.db.rollback()
 			return False
 		now = now_datetime()
-		if job.status not in ("Queued", "Running"):
+		if job.status not in dispatch.ACTIVE:
 			frappe.db.sql(
 				f"update `tab{CHUNK}` set status='Cancelled', ended_at=%s, modified=%s where name=%s",
 				(now, now, self.chunk),
@@ -144,10 +146,11 @@ class ChunkRunner:
 			(self.epoch, now, now, _worker_label(), now, self.chunk),
 		)
 		became_running = job.status == "Queued"
-		if became_running:
+		if became_running or not job.started_at:
+			# A job still Planning stays Planning (its planner makes it Running), but it has started.
 			frappe.db.sql(
-				f"""update `tab{JOB}` set status='Running', started_at=coalesce(started_at, %s)
-				where name=%s""",
+				f"""update `tab{JOB}` set status=if(status='Queued', 'Running', status),
+				started_at=coalesce(started_at, %s) where name=%s""",
 				(now, bulk_job),
 			)
 		frappe.db.commit()
@@ -278,8 +281,11 @@ class ChunkRunner:
 			if time.monotonic() >= self.deadline:
 				self._flush(continue_later=True)
 				return
-			self._apply(self.names[self.idx])
-			self.idx += 1
+			if self.action.apply_batch:
+				self._apply_batch()
+			else:
+				self._apply(self.names[self.idx])
+				self.idx += 1
 			if (
 				self.tx_event == "commit"  # the action committed: make the watermark follow at once
 				or self.idx - self.batch.start >= self.commit_every
@@ -362,6 +368,54 @@ class ChunkRunner:
 			finally:
 				frappe.local.message_log = []
 
+	def _apply_batch(self) -> None:
+		"""Apply a batch action (e.g. ``set_value_fast``) to the next records in one savepoint.
+
+		Its per-record failures (not found, no permission, not a draft) are recorded; if the batch
+		itself raises, it is rolled back and its records are applied one at a time, so the record to
+		blame is found and the others still succeed.
+		"""
+		size = 1 if self.commit_every == 1 else max(self.commit_every, FAST_BATCH)
+		names = self.names[self.idx : self.idx + size]
+		savepoint = f"bq_batch_{self.idx}"
+		attempts = 0
+		while True:
+			marks = _callback_marks()
+			try:
+				frappe.db.savepoint(savepoint)
+			except Exception as e:
+				raise _TransactionLost from e
+			try:
+				failed = self.action.apply_batch(
+					self.job.reference_doctype, names, self.values, self.job.user
+				)
+			except JobTimeoutException:
+				raise
+			except Exception as e:
+				if not self._rollback_to(savepoint, marks):
+					raise _TransactionLost from e
+				attempts += 1
+				if is_transient(e) and attempts < self.max_attempts:
+					self.unflushed_retries += 1
+					time.sleep(backoff_delay(attempts))
+					continue
+				for name in names:
+					self._apply(name)
+					self.idx += 1
+				return
+			finally:
+				frappe.local.message_log = []
+			try:
+				frappe.db.release_savepoint(savepoint)
+			except Exception as e:
+				raise _TransactionLost from e
+			for name in names:
+				if name in failed:
+					self._record_failure(name, *failed[name], "", 1)
+			self.batch.succeeded += len(names) - len(failed)
+			self.idx += len(names)
+			return
+
 	def _run_action(self, name: str) -> None:
 		doc = frappe.get_doc(self.job.reference_doctype, name)  # DoesNotExistError when it is gone
 		doc.check_permission(self.action.ptype)
@@ -408,7 +462,7 @@ class ChunkRunner:
 		if not job or not self._owns(row):
 			frappe.db.rollback()
 			raise _Stop
-		if job.status not in ("Queued", "Running"):
+		if job.status not in dispatch.ACTIVE:
 			self._stop_cancelled()
 
 		now = now_datetime()

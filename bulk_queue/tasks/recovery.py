@@ -44,7 +44,7 @@ def maybe_recover(method: str | None = None, **kwargs) -> None:
 		if not frappe.cache.set(key, 1, nx=True, ex=THROTTLE):
 			return
 		if not frappe.db.sql(
-			"select 1 from `tabBulk Queue Job` where status in ('Queued', 'Running') limit 1"
+			"select 1 from `tabBulk Queue Job` where status in %s limit 1", [dispatch.ACTIVE]
 		):
 			return
 		frappe.enqueue(RECOVER, queue="short", job_id="bulk_queue:recover", deduplicate=True)
@@ -60,7 +60,7 @@ def recover() -> dict:
 	"""
 	stats = {"jobs": 0, "requeued": 0, "failed_records": 0}
 	jobs = frappe.db.sql_list(
-		"select name from `tabBulk Queue Job` where status in ('Queued', 'Running') order by creation"
+		"select name from `tabBulk Queue Job` where status in %s order by creation", [dispatch.ACTIVE]
 	)
 	for bulk_job in jobs:
 		stats["jobs"] += 1
@@ -96,11 +96,16 @@ def recover_job(bulk_job: str) -> tuple[int, int]:
 		as_dict=True,
 	)
 	lost = [c for c in candidates if is_lost(c)]
+	planner = _planner(bulk_job)
+	planner_lost = bool(planner) and is_lost(planner)
 
 	job = dispatch.lock_job(bulk_job)
-	if not job or job.status not in ("Queued", "Running"):
+	if not job or job.status not in dispatch.ACTIVE:
 		frappe.db.rollback()
 		return 0, 0
+	replan = None
+	if planner_lost and job.status == "Planning" and job.plan_token == planner.token:
+		replan = _replan(job)
 	requeue, poisoned = [], 0
 	for chunk in lost:
 		row = frappe.db.sql(
@@ -121,9 +126,49 @@ def recover_job(bulk_job: str) -> tuple[int, int]:
 		dispatch.run_completion_hooks(bulk_job)
 	requeued = dispatch.enqueue_chunks(job, [r for r in requeue if r.status == "Queued"])
 	dispatch.enqueue_chunks(job, claimed)
+	if replan is not None:
+		from bulk_queue.tasks import planning
+
+		planning.start(job)
 	if requeue or finished:
 		progress.publish(bulk_job, force=True)
 	return requeued, poisoned
+
+
+def _planner(bulk_job: str) -> frappe._dict | None:
+	"""The planner try of a Planning job, shaped like a chunk for ``is_lost``."""
+	row = frappe.db.get_value(
+		dispatch.JOB,
+		bulk_job,
+		["status", "plan_token", "plan_rq_job_id", "plan_heartbeat"],
+		as_dict=True,
+	)
+	if not row or row.status != "Planning":
+		return None
+	return frappe._dict(
+		status="Running",
+		token=row.plan_token,
+		rq_job_id=row.plan_rq_job_id,
+		heartbeat=row.plan_heartbeat,
+		queued_at=None,
+	)
+
+
+def _replan(job: frappe._dict) -> int:
+	"""Give a lost planner a new try (token); it resumes after the job's watermark. Caller holds the
+	job's row lock, commits, then calls ``planning.start``."""
+	job.plan_token += 1
+	frappe.db.set_value(
+		dispatch.JOB,
+		job.name,
+		{
+			"plan_token": job.plan_token,
+			"plan_rq_job_id": dispatch.planner_rq_job_id(job.name, job.plan_token),
+			"plan_heartbeat": now_datetime(),
+		},
+		update_modified=False,
+	)
+	return job.plan_token
 
 
 def is_lost(chunk: frappe._dict) -> bool:

@@ -178,6 +178,34 @@ def stop_process_group(proc: subprocess.Popen, timeout: float = 15) -> None:
 			pass
 
 
+def write_atomically(path: Path, text: str) -> None:
+	"""Workers and the web server read the site config at any moment: never let them see it half
+	written."""
+	tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+	tmp.write_text(text)
+	os.replace(tmp, path)
+
+
+@pytest.fixture
+def site_conf(site):
+	"""``site_conf(key=value, ...)``: set site config keys for this test, here and for the workers
+	(which read site_config.json at every job); the file is restored afterwards."""
+	import frappe
+
+	path = BENCH / "sites" / SITE / "site_config.json"
+	original = path.read_text()
+
+	def set_conf(**values) -> None:
+		config = json.loads(path.read_text())
+		config.update(values)
+		frappe.local.conf.update(values)
+		write_atomically(path, json.dumps(config, indent=1))
+
+	yield set_conf
+	if path.read_text() != original:
+		write_atomically(path, original)
+
+
 @pytest.fixture
 def workers(site):
 	pool = Workers()

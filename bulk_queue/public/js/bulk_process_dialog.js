@@ -39,6 +39,12 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		this.count = this.ids ? this.ids.length : options.matching || 0;
 		this.fields_by_name = {};
 		for (const df of options.fields || []) this.fields_by_name[df.fieldname] = df;
+		// Actions that set a field: Set Value and its fast path (and apps' actions with values).
+		const value_actions = (options.actions || [])
+			.filter((a) => a.needs_values)
+			.map((a) => a.name);
+		this.needs_values_expr = `eval:${JSON.stringify(value_actions)}.includes(doc.action)`;
+		this.value_actions = value_actions;
 	}
 
 	get over_limit() {
@@ -48,7 +54,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 	show() {
 		const actions = this.options.actions || [];
 		const default_action = actions.find((a) => a.name === "set_value") || actions[0];
-		const set_value_only = "eval:doc.action==='set_value'";
+		const set_value_only = this.needs_values_expr;
 		this.dialog = new frappe.ui.Dialog({
 			title: __("Bulk Process"),
 			fields: [
@@ -81,6 +87,14 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 					fieldname: "value",
 					label: __("Value"),
 					depends_on: set_value_only,
+				},
+				{
+					fieldtype: "HTML",
+					fieldname: "fast_note",
+					depends_on: "eval:doc.action==='set_value_fast'",
+					options: `<div class="alert alert-warning bq-fast-note">${__(
+						"Writes the value with batched SQL: no validation, no controller hooks, no Version history, only draft records. Permissions still apply.",
+					)}</div>`,
 				},
 				// No reqd fields in this collapsed section: Frappe's dialog checks them for the
 				// collapse state before it has values. Empty means the default, on the server too.
@@ -154,7 +168,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 
 	on_action_change() {
 		const action = this.dialog.get_value("action");
-		const needs_values = action === "set_value";
+		const needs_values = this.value_actions.includes(action);
 		if (needs_values && !this.dialog.get_value("field")) {
 			// Preselect a status-like field, as Desk's own bulk edit does.
 			const status = (this.options.fields || []).find((df) => /status/i.test(df.fieldname));
@@ -173,7 +187,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			fieldtype: "Data",
 			fieldname: "value",
 			label: __("Value"),
-			depends_on: "eval:doc.action==='set_value'",
+			depends_on: this.needs_values_expr,
 		};
 		if (source) {
 			df.fieldtype = TEXT_INSTEAD.includes(source.fieldtype) ? "Data" : source.fieldtype;
@@ -198,7 +212,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		};
 		if (this.ids) args.ids = JSON.stringify(this.ids);
 		else args.filters = JSON.stringify(this.filters);
-		if (values.action === "set_value") {
+		if (this.value_actions.includes(values.action)) {
 			const value = this.dialog.get_value("value");
 			args.values = JSON.stringify({
 				[values.field]: value === undefined || value === "" ? null : value,

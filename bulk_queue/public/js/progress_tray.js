@@ -113,14 +113,7 @@ bulk_queue.ProgressTray = class ProgressTray {
 			.toggleClass("bg-success", data.status === "Completed")
 			.toggleClass("bg-warning", data.status === "Completed with Errors")
 			.toggleClass("bg-danger", ["Failed", "Cancelled"].includes(data.status));
-		$card
-			.find(".bq-count")
-			.text(
-				__("{0} of {1}", [
-					bulk_queue.format_int(data.processed),
-					bulk_queue.format_int(data.total),
-				]),
-			);
+		$card.find(".bq-count").text(bulk_queue.describe_count(data));
 		$card.find(".bq-percent").text(`${percent}%`);
 		$card
 			.find(".bq-status")
@@ -130,7 +123,13 @@ bulk_queue.ProgressTray = class ProgressTray {
 					? __("{0} · {1} failed", [__(data.status), bulk_queue.format_int(data.failed)])
 					: __(data.status),
 			);
-		$card.find(".bq-speed").text(bulk_queue.describe_speed(data));
+		$card
+			.find(".bq-speed")
+			.text(
+				[bulk_queue.describe_planning(data), bulk_queue.describe_speed(data)]
+					.filter(Boolean)
+					.join(" · "),
+			);
 	}
 
 	dismiss(name) {

@@ -3,10 +3,13 @@
 
 frappe.provide("bulk_queue");
 
-bulk_queue.ACTIVE = ["Queued", "Running"];
+// Planning: a background planner still selects the records of a large filter selection (its first
+// chunks may already run).
+bulk_queue.ACTIVE = ["Planning", "Queued", "Running"];
 
 // Indicator colour of each Bulk Queue Job status: list view, form and progress tray.
 bulk_queue.STATUS_COLOURS = {
+	Planning: "purple",
 	Queued: "gray",
 	Running: "blue",
 	Completed: "green",
@@ -16,6 +19,21 @@ bulk_queue.STATUS_COLOURS = {
 };
 
 bulk_queue.format_int = (value) => format_number(value || 0, null, 0);
+
+// "1,200 of 5,000", or while the records are still being selected "1,200 of ~5,000".
+bulk_queue.describe_count = (data) => {
+	const counts = [bulk_queue.format_int(data.processed), bulk_queue.format_int(data.total)];
+	return data.planning ? __("{0} of ~{1}", counts) : __("{0} of {1}", counts);
+};
+
+// "Selecting records: 40,000 of ~1,000,000 so far", while a planner runs.
+bulk_queue.describe_planning = (data) =>
+	data.planning
+		? __("Selecting records: {0} of ~{1} so far", [
+				bulk_queue.format_int(data.selected),
+				bulk_queue.format_int(data.total),
+			])
+		: "";
 
 // "85.2 records/s · 3m 10s left", from a progress message.
 bulk_queue.describe_speed = (data) => {

@@ -24,7 +24,15 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import BENCH, LOG_DIR, SITE, Workers, record_spawned, stop_process_group
+from ..conftest import (
+	BENCH,
+	LOG_DIR,
+	SITE,
+	Workers,
+	record_spawned,
+	stop_process_group,
+	write_atomically,
+)
 
 CHROMIUM = os.environ.get("BULK_QUEUE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = LOG_DIR / "screenshots"
@@ -145,7 +153,7 @@ class DeskServers:
 		config = json.loads(path.read_text())
 		self._saved_socketio_port = config.get("socketio_port")
 		config["socketio_port"] = self.socketio_port
-		_write_atomically(path, json.dumps(config, indent=1))
+		write_atomically(path, json.dumps(config, indent=1))
 		_clear_site_cache()
 
 	def stop(self) -> None:
@@ -158,16 +166,8 @@ class DeskServers:
 				config.pop("socketio_port", None)
 			else:
 				config["socketio_port"] = self._saved_socketio_port
-			_write_atomically(path, json.dumps(config, indent=1))
+			write_atomically(path, json.dumps(config, indent=1))
 			_clear_site_cache()
-
-
-def _write_atomically(path: Path, text: str) -> None:
-	"""Workers and the web server read the site config at any moment: never let them see it half
-	written."""
-	tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-	tmp.write_text(text)
-	os.replace(tmp, path)
 
 
 def _clear_site_cache() -> None:

@@ -33,14 +33,18 @@ const bulk_queue_job = {
 	is_active: (status) => bulk_queue.ACTIVE.includes(status),
 
 	message_from_doc(doc) {
+		const planning = doc.status === "Planning";
+		const total = planning ? Math.max(doc.total, doc.expected || 0) : doc.total;
 		return {
 			bulk_job: doc.name,
 			status: doc.status,
-			total: doc.total,
+			planning: planning,
+			selected: doc.total,
+			total: total,
 			processed: doc.processed,
 			succeeded: doc.succeeded,
 			failed: doc.failed,
-			percent: doc.total ? (100 * doc.processed) / doc.total : 100,
+			percent: total ? (100 * doc.processed) / total : 100,
 		};
 	},
 
@@ -71,19 +75,26 @@ const bulk_queue_job = {
 		frm._bq.last_failed = data.failed;
 		const percent = Math.floor(data.percent || 0);
 		const format = (n) => format_number(n || 0, null, 0);
-		let message = __("{0} of {1} processed: {2} succeeded, {3} failed", [
-			format(data.processed),
-			format(data.total),
+		let message = __("{0} processed: {1} succeeded, {2} failed", [
+			bulk_queue.describe_count(data),
 			format(data.succeeded),
 			format(data.failed),
 		]);
+		const planning = bulk_queue.describe_planning(data);
+		if (planning) message = `${planning} · ${message}`;
 		const speed = bulk_queue.describe_speed(data);
 		if (speed) message += ` · ${speed}`;
 		frm.dashboard.show_progress(__("Progress"), percent, message);
 		// Keep the form's counters in step without a reload (they are read-only).
-		for (const key of ["processed", "succeeded", "failed", "total"]) {
-			if (data[key] != null && frm.doc[key] !== data[key]) {
-				frm.doc[key] = data[key];
+		const counters = {
+			processed: data.processed,
+			succeeded: data.succeeded,
+			failed: data.failed,
+			total: data.planning ? data.selected : data.total,
+		};
+		for (const [key, value] of Object.entries(counters)) {
+			if (value != null && frm.doc[key] !== value) {
+				frm.doc[key] = value;
 				frm.refresh_field(key);
 			}
 		}

@@ -7,8 +7,9 @@ from frappe.model.document import Document
 from frappe.query_builder import Interval
 from frappe.query_builder.functions import Now
 
+from bulk_queue.dispatch import ACTIVE
+
 FINISHED = ("Completed", "Completed with Errors", "Failed", "Cancelled")
-ACTIVE = ("Queued", "Running")
 
 
 class BulkQueueJob(Document):
@@ -26,15 +27,23 @@ class BulkQueueJob(Document):
 		chunks: DF.Int
 		ended_at: DF.Datetime | None
 		error: DF.LongText | None
+		expected: DF.Int
 		failed: DF.Int
 		filters: DF.Code | None
+		plan_after: DF.Data | None
+		plan_heartbeat: DF.Datetime | None
+		plan_rq_job_id: DF.Data | None
+		plan_token: DF.Int
 		processed: DF.Int
 		queue: DF.Literal["short", "default", "long"]
 		reference_doctype: DF.Link
 		retries: DF.Int
+		selected_at: DF.Datetime | None
 		selection_hash: DF.Data | None
 		started_at: DF.Datetime | None
-		status: DF.Literal["Queued", "Running", "Completed", "Completed with Errors", "Failed", "Cancelled"]
+		status: DF.Literal[
+			"Planning", "Queued", "Running", "Completed", "Completed with Errors", "Failed", "Cancelled"
+		]
 		succeeded: DF.Int
 		timeout: DF.Int
 		title: DF.Data | None

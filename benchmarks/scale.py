@@ -1,0 +1,396 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Scale benchmarks, side by side in one run on a real site with real ``bench worker`` processes.
+
+1. ``desk``: Desk's own bulk edit (``bulk_update._bulk_action``, in-process) vs bulk_queue
+   ``set_value`` with one worker on the same 500 ToDos, round by round; then Desk's entry point asked
+   for more than 500 (it refuses) and bulk_queue on ``--big`` ToDos with two workers.
+2. ``fast``: ``set_value_fast`` (one worker, chunks of 1,000) vs a raw SQL ``UPDATE … WHERE name IN``
+   of 1,000 names at a time (the floor) on the same ``--fast-records`` ToDos, and vs the save path
+   (``set_value``, one worker) on ``--records`` ToDos.
+3. ``planning``: enqueue by filters to the end of planning for 100,000 matching ToDos (one worker).
+4. ``million``: a filter selection of ``--million`` ToDos processed with ``set_value_fast`` by one
+   worker: planning time, total time, and the peak RSS of the work horse while planning and while
+   processing, above the idle worker's.
+5. ``first``: from ``enqueue_bulk`` to the first record saved, for 1,000 ToDos on an idle worker.
+
+Bulk jobs run as a System Manager user (not Administrator, for whom Frappe skips permission checks).
+Run it with the bench's Python from this checkout::
+
+    /opt/frappe-bench/env/bin/python benchmarks/scale.py --site dev.localhost
+
+Results go to ``docs/benchmarks/scale.csv`` and a table on stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import signal
+import statistics
+import sys
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from speed import (
+	Workers,
+	_exit_once,
+	delete_todos,
+	describe_machine,
+	insert_todos,
+	purge_orphan_jobs,
+	wait_for,
+)
+
+USER = "bq-benchmark@example.com"
+
+
+def main() -> None:
+	parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+	parser.add_argument("--site", required=True)
+	parser.add_argument("--bench", default=os.environ.get("BULK_QUEUE_BENCH", "/opt/frappe-bench"))
+	parser.add_argument("--rounds", type=int, default=3)
+	parser.add_argument("--records", type=int, default=1500, help="save-path records in 'fast'")
+	parser.add_argument("--big", type=int, default=100_000, help="records for bulk_queue in 'desk'")
+	parser.add_argument("--fast-records", type=int, default=100_000)
+	parser.add_argument("--million", type=int, default=1_000_000)
+	parser.add_argument("--benchmarks", default="desk,fast,planning,million,first", help="comma separated")
+	parser.add_argument("--out", default=str(ROOT / "docs/benchmarks/scale.csv"))
+	args = parser.parse_args()
+
+	bench = Path(args.bench)
+	os.chdir(bench / "sites")
+	sys.path.insert(0, str(ROOT))
+	import frappe
+
+	frappe.init(site=args.site, sites_path=str(bench / "sites"))
+	frappe.connect()
+	frappe.set_user("Administrator")
+	signal.signal(signal.SIGTERM, _exit_once)
+	purge_orphan_jobs(bench)
+	ensure_user(frappe)
+	machine = describe_machine(frappe)
+	print(machine, flush=True)
+	rows: list[dict] = []
+	workers = Workers(bench, args.site)
+	try:
+		for name in [b.strip() for b in args.benchmarks.split(",") if b.strip()]:
+			BENCHMARKS[name](frappe, args, workers, rows)
+	finally:
+		workers.stop()
+	write_csv(Path(args.out), rows, machine)
+	print_table(rows, machine)
+
+
+# -- 1. Desk's bulk edit vs bulk_queue -----------------------------------------------------------------
+
+
+def bench_desk(frappe, args, workers, rows) -> None:
+	from frappe.desk.doctype.bulk_update.bulk_update import _bulk_action, submit_cancel_or_update_docs
+
+	workers.ensure(1, chain=True)
+	for round_no in range(1, args.rounds + 1):
+		names = insert_todos(frappe, 500)
+		started = time.perf_counter()
+		failed = _bulk_action("ToDo", names, "update", {"priority": "High"})
+		frappe.db.commit()
+		desk = time.perf_counter() - started
+		assert not failed, failed[:5]
+		delete_todos(frappe, names)
+		names = insert_todos(frappe, 500)
+		bq = run_job(frappe, names=names, action="set_value")
+		delete_todos(frappe, names)
+		record(rows, "desk", round_no, "desk_bulk_edit_500", 500, desk)
+		record(rows, "desk", round_no, "bq_1w_500", 500, bq, ratio=desk / bq, ratio_to="desk_bulk_edit_500")
+
+	names = insert_todos(frappe, 501)
+	try:
+		submit_cancel_or_update_docs("ToDo", names, "update", {"priority": "High"})
+		refused = "accepted"
+	except frappe.ValidationError as e:
+		refused = frappe.utils.strip_html_tags(str(e))[:120]
+		frappe.local.message_log = []
+	frappe.db.rollback()
+	delete_todos(frappe, names)
+	print(f"Desk bulk edit with 501 records: {refused}", flush=True)
+	rows.append(row("desk", 1, "desk_bulk_edit_501", 501, None, note=f"refused: {refused}"))
+
+	if args.big:
+		workers.ensure(2, chain=True)
+		names = insert_todos(frappe, args.big)
+		seconds = run_job(frappe, filters=tag_filter(names), action="set_value", timeout=4 * 3600)
+		delete_todos(frappe, names)
+		record(rows, "desk", 1, f"bq_2w_{args.big}", args.big, seconds)
+
+
+# -- 2. the fast path vs raw SQL and vs the save path ----------------------------------------------------
+
+
+def bench_fast(frappe, args, workers, rows) -> None:
+	workers.ensure(1, chain=True)
+	for round_no in range(1, args.rounds + 1):
+		names = insert_todos(frappe, args.fast_records)
+		started = time.perf_counter()
+		for i in range(0, len(names), 1000):
+			frappe.db.sql(
+				"""update `tabToDo` set priority='High', modified=now(6), modified_by=%s
+				where name in %s""",
+				(USER, names[i : i + 1000]),
+			)
+			frappe.db.commit()
+		raw = time.perf_counter() - started
+		delete_todos(frappe, names)
+		names = insert_todos(frappe, args.fast_records)
+		fast = run_job(
+			frappe, names=None, filters=tag_filter(names), action="set_value_fast", chunk_size=1000
+		)
+		delete_todos(frappe, names)
+		names = insert_todos(frappe, args.records)
+		save = run_job(frappe, names=names, action="set_value")
+		delete_todos(frappe, names)
+		n = args.fast_records
+		record(rows, "fast", round_no, "raw_sql_update", n, raw)
+		record(rows, "fast", round_no, "bq_fast_1w", n, fast, ratio=raw / fast, ratio_to="raw_sql_update")
+		record(rows, "fast", round_no, "bq_save_1w", args.records, save)
+		speedup = (n / fast) / (args.records / save)
+		rows.append(row("fast", round_no, "bq_fast_vs_save", n, None, ratio=speedup, ratio_to="bq_save_1w"))
+
+
+# -- 3. planning 100,000 names ----------------------------------------------------------------------------
+
+
+def bench_planning(frappe, args, workers, rows) -> None:
+	from bulk_queue.api.bulk import cancel_bulk_job, enqueue_bulk
+
+	workers.ensure(1, chain=True)
+	for round_no in range(1, args.rounds + 1):
+		names = insert_todos(frappe, 100_000)
+		frappe.set_user(USER)
+		started = time.perf_counter()
+		result = enqueue_bulk(
+			doctype="ToDo", action="set_value_fast", filters=tag_filter(names), values={"priority": "High"}
+		)
+		answered = time.perf_counter() - started
+		planned = wait_for_planning(frappe, result["bulk_job"]) - started
+		cancel_bulk_job(result["bulk_job"])
+		frappe.set_user("Administrator")
+		wait_for(frappe, result["bulk_job"])
+		delete_todos(frappe, names)
+		record(rows, "planning", round_no, "enqueue_answer_100000", 100_000, answered)
+		record(rows, "planning", round_no, "planning_100000", 100_000, planned)
+
+
+# -- 4. a million rows by filters --------------------------------------------------------------------------
+
+
+def bench_million(frappe, args, workers, rows) -> None:
+	workers.ensure(1, chain=True)
+	names = insert_todos(frappe, args.million)
+	tag = tag_filter(names)
+	del names
+	time.sleep(2)
+	sampler = RssSampler([p.pid for p in workers.procs])
+	sampler.start()
+	from bulk_queue.api.bulk import enqueue_bulk
+
+	try:
+		frappe.set_user(USER)
+		started = time.perf_counter()
+		result = enqueue_bulk(
+			doctype="ToDo", action="set_value_fast", filters=tag, values={"priority": "High"}, chunk_size=1000
+		)
+		frappe.set_user("Administrator")
+		job = result["bulk_job"]
+		planned = wait_for_planning(frappe, job) - started
+		sampler.phase = "processing"
+		done = wait_for(frappe, job, timeout=6 * 3600)
+		seconds = time.perf_counter() - started
+	finally:
+		sampler.stop()
+	assert done.status == "Completed", dict(done)
+	changed = frappe.db.count("ToDo", {"description": ("like", tag[0][2]), "priority": "High"})
+	assert changed == args.million, f"{changed} of {args.million}"
+	delete_tagged(frappe, tag[0][2])
+	n = args.million
+	record(rows, "million", 1, f"planning_{n}", n, planned)
+	record(rows, "million", 1, f"bq_fast_1w_{n}", n, seconds)
+	for phase, peak in sampler.peaks.items():
+		rows.append(row("million", 1, f"peak_rss_above_idle_{phase}", n, None, note=f"{peak / 2**20:.1f} MB"))
+		print(f"peak RSS of the work horse above the idle worker, {phase}: {peak / 2**20:.1f} MB", flush=True)
+
+
+class RssSampler(threading.Thread):
+	"""Peak RSS of the workers' work horses above the idle worker's own RSS, per phase."""
+
+	def __init__(self, worker_pids: list[int]) -> None:
+		super().__init__(daemon=True)
+		import psutil
+
+		self.psutil = psutil
+		self.workers = [psutil.Process(pid) for pid in worker_pids]
+		self.idle = max(self._worker_rss(w) for w in self.workers)
+		self.phase = "planning"
+		self.peaks: dict[str, int] = {}
+		self._stop_event = threading.Event()
+
+	def _worker_rss(self, proc) -> int:
+		# `frappe worker` is a wrapper process; the RQ worker may be its child.
+		procs = [proc, *proc.children()]
+		return max(p.memory_info().rss for p in procs)
+
+	def run(self) -> None:
+		while not self._stop_event.wait(0.2):
+			for worker in self.workers:
+				try:
+					horses = worker.children(recursive=True)
+					rss = max((h.memory_info().rss for h in horses), default=0)
+				except self.psutil.Error:
+					continue
+				above = max(0, rss - self.idle)
+				self.peaks[self.phase] = max(self.peaks.get(self.phase, 0), above)
+
+	def stop(self) -> None:
+		self._stop_event.set()
+		self.join(timeout=5)
+
+
+# -- 5. enqueue to first record ------------------------------------------------------------------------------
+
+
+def bench_first(frappe, args, workers, rows) -> None:
+	workers.ensure(1, chain=True)
+	for round_no in range(1, args.rounds + 1):
+		names = insert_todos(frappe, 1000)
+		time.sleep(2)  # the worker idles, as it would when a user clicks Start
+		started_db = frappe.db.sql("select now(6)")[0][0]
+		run_job(frappe, names=names, action="set_value")
+		first = frappe.db.sql(
+			"select min(modified) from `tabToDo` where name in %s and modified_by=%s", (names, USER)
+		)[0][0]
+		delete_todos(frappe, names)
+		record(rows, "first", round_no, "enqueue_to_first_record", 1, (first - started_db).total_seconds())
+
+
+# -- helpers ---------------------------------------------------------------------------------------------------
+
+
+def run_job(frappe, *, action, names=None, filters=None, chunk_size=None, timeout=3600) -> float:
+	"""Seconds from ``enqueue_bulk`` (as the benchmark user) to the job's final status."""
+	from bulk_queue.api.bulk import enqueue_bulk
+
+	frappe.set_user(USER)
+	started = time.perf_counter()
+	result = enqueue_bulk(
+		doctype="ToDo",
+		action=action,
+		ids=names,
+		filters=filters,
+		values={"priority": "High"},
+		chunk_size=chunk_size,
+	)
+	frappe.set_user("Administrator")
+	job = wait_for(frappe, result["bulk_job"], timeout=timeout)
+	seconds = time.perf_counter() - started
+	assert job.status == "Completed", dict(job)
+	return seconds
+
+
+def wait_for_planning(frappe, bulk_job: str) -> float:
+	while True:
+		frappe.db.rollback()
+		if frappe.db.get_value("Bulk Queue Job", bulk_job, "status") != "Planning":
+			return time.perf_counter()
+		time.sleep(0.02)
+
+
+def tag_filter(names: list[str]) -> list[list]:
+	"""The list-view filter that selects one batch of benchmark ToDos (their description holds the tag)."""
+	tag = names[0].rsplit("-", 1)[0]
+	return [["description", "like", f"%{tag}%"]]
+
+
+def delete_tagged(frappe, pattern: str) -> None:
+	while frappe.db.sql("delete from `tabToDo` where description like %s limit 50000", pattern) or (
+		frappe.db.sql("select 1 from `tabToDo` where description like %s limit 1", pattern)
+	):
+		frappe.db.commit()
+	frappe.db.commit()
+
+
+def ensure_user(frappe) -> None:
+	if not frappe.db.exists("User", USER):
+		user = frappe.get_doc(
+			{"doctype": "User", "email": USER, "first_name": "Benchmark", "send_welcome_email": 0}
+		)
+		user.insert(ignore_permissions=True)
+		user.add_roles("System Manager")
+	frappe.db.commit()
+
+
+def row(benchmark, round_no, scenario, records, seconds, *, ratio=None, ratio_to="", note="") -> dict:
+	return {
+		"benchmark": benchmark,
+		"round": round_no,
+		"scenario": scenario,
+		"records": records,
+		"seconds": round(seconds, 3) if seconds is not None else "",
+		"records_per_s": round(records / seconds, 1) if seconds else "",
+		"ratio": round(ratio, 3) if ratio is not None else "",
+		"ratio_to": ratio_to,
+		"note": note,
+	}
+
+
+def record(rows, benchmark, round_no, scenario, records, seconds, **kwargs) -> None:
+	rows.append(row(benchmark, round_no, scenario, records, seconds, **kwargs))
+	rate = f"{records / seconds:10.1f} records/s" if records > 1 else ""
+	print(f"{benchmark:<9} round {round_no}  {scenario:<28} {seconds:9.3f} s {rate}", flush=True)
+
+
+def write_csv(path: Path, rows: list[dict], machine: str) -> None:
+	path.parent.mkdir(parents=True, exist_ok=True)
+	with path.open("w", newline="") as f:
+		f.write(f"# {machine}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
+		writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+		writer.writeheader()
+		writer.writerows(rows)
+	print(f"\nwrote {path}")
+
+
+def print_table(rows: list[dict], machine: str) -> None:
+	print(f"\n{machine}\n")
+	print("| benchmark | scenario | records | seconds (median) | records/s | ratio (median) | note |")
+	print("| --- | --- | ---: | ---: | ---: | --- | --- |")
+	seen: list[tuple[str, str]] = []
+	for r in rows:
+		if (r["benchmark"], r["scenario"]) not in seen:
+			seen.append((r["benchmark"], r["scenario"]))
+	for benchmark, scenario in seen:
+		mine = [r for r in rows if (r["benchmark"], r["scenario"]) == (benchmark, scenario)]
+		seconds = [r["seconds"] for r in mine if r["seconds"] != ""]
+		median = statistics.median(seconds) if seconds else None
+		rate = f"{mine[0]['records'] / median:.0f}" if median and mine[0]["records"] > 1 else ""
+		ratios = [r["ratio"] for r in mine if r["ratio"] != ""]
+		ratio = f"{statistics.median(ratios):.2f}× {mine[0]['ratio_to']}" if ratios else ""
+		shown = f"{median:.3f}" if median is not None else ""
+		print(
+			f"| {benchmark} | {scenario} | {mine[0]['records']:,} | {shown} | {rate} | {ratio} | {mine[0]['note']} |"
+		)
+
+
+BENCHMARKS = {
+	"desk": bench_desk,
+	"fast": bench_fast,
+	"planning": bench_planning,
+	"million": bench_million,
+	"first": bench_first,
+}
+
+
+if __name__ == "__main__":
+	main()

@@ -1,0 +1,265 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""``set_value_fast``: set the same field values on many records with batched SQL.
+
+It skips controllers, validation, Version history, notifications and realtime list updates - that is
+what makes it fast. What it keeps: the requesting user's permissions (role, "if owner", user
+permissions, sharing, ``has_permission`` hooks), their permlevels, ``modified``/``modified_by``, an
+outcome per record (not found, no permission, not a draft), and the document cache.
+
+It is refused up front where skipping the controller would leave data wrong: DocTypes whose controllers
+maintain other data (``UNSAFE_DOCTYPES``, extendable by apps with the ``bulk_queue_fast_path_unsafe``
+hook), fields other fields fetch from (they would go stale), fetched fields (the next save overwrites
+them), a tree's parent field (``lft``/``rgt`` would not follow) and a workflow's state field (its
+transitions would be bypassed). Submitted and cancelled documents are failed per record: only drafts
+change.
+"""
+
+from __future__ import annotations
+
+import inspect
+
+import frappe
+import frappe.permissions
+import frappe.share
+from frappe import _
+from frappe.utils import cint, flt, get_datetime, getdate, now_datetime
+
+from bulk_queue import fields
+
+# DocTypes whose controllers keep other data in step; changing their rows with SQL would break it.
+UNSAFE_DOCTYPES = {
+	"User": "its controller maintains passwords, roles and sessions",
+	"DocType": "its controller migrates the database table",
+	"DocField": "its controller migrates the database table",
+	"Custom Field": "its controller migrates the database table",
+	"Property Setter": "its controller clears the DocType's cached meta",
+	"DocPerm": "its controller clears permission caches",
+	"Custom DocPerm": "its controller clears permission caches",
+	"Role": "its controller clears permission caches",
+	"Has Role": "its controller clears permission caches",
+	"User Permission": "its controller clears permission caches",
+	"File": "its controller keeps the file on disk in step",
+	"Module Def": "its controller writes module files",
+	"Workflow": "its controller updates the DocType's workflow state field",
+	"Server Script": "its controller refreshes the cached scripts",
+	"Client Script": "its controller refreshes the cached scripts",
+	"Scheduled Job Type": "its controller reschedules the job",
+}
+
+_NUMBERS = {"Int": cint, "Check": cint, "Float": flt, "Currency": flt, "Percent": flt}
+
+
+def check(meta, values: dict, user: str) -> dict:
+	"""Refuse what the fast path cannot do safely; return ``values`` cast to the fields' types.
+
+	Runs once, at enqueue, for the whole job: every record gets the same values, so a Link that does
+	not exist or an option that is not offered is refused here rather than written a million times.
+	"""
+	fields.check_values(meta, values, user)
+	reason = unsafe_doctypes().get(meta.name)
+	if reason:
+		_refuse(_("{0} cannot be changed without its controller: {1}.").format(_(meta.name), _(reason)))
+	workflow_field = _workflow_state_field(meta.name)
+	cast = {}
+	for fieldname, value in values.items():
+		df = meta.get_field(fieldname)
+		label = frappe.bold(_(df.label or fieldname))
+		if df.fetch_from:
+			_refuse(
+				_("{0} is fetched from {1} whenever a record is saved; change {1} instead.").format(
+					label, frappe.bold(df.fetch_from)
+				)
+			)
+		dependants = [d.fieldname for d in meta.fields if (d.fetch_from or "").startswith(f"{fieldname}.")]
+		if dependants:
+			_refuse(
+				_("{0} is fetched into {1} on save, which the fast path skips; use Set Value.").format(
+					label, ", ".join(frappe.bold(d) for d in dependants)
+				)
+			)
+		if meta.get("is_tree") and fieldname == (meta.get("nsm_parent_field") or ""):
+			_refuse(_("Moving records in a tree needs their controller; use Set Value."))
+		if workflow_field and fieldname == workflow_field:
+			_refuse(_("{0} follows the workflow's transitions; use Set Value.").format(label))
+		cast[fieldname] = _cast(df, value, label)
+	return cast
+
+
+def unsafe_doctypes() -> dict[str, str]:
+	"""``UNSAFE_DOCTYPES`` plus those apps declare in ``bulk_queue_fast_path_unsafe`` hooks."""
+	found = dict(UNSAFE_DOCTYPES)
+	for doctype, reasons in (frappe.get_hooks("bulk_queue_fast_path_unsafe") or {}).items():
+		reason = reasons[-1] if isinstance(reasons, list) else reasons
+		found[doctype] = str(reason or "an installed app requires its controller")
+	return found
+
+
+def apply_batch(doctype: str, names: list[str], values: dict, user: str) -> dict[str, tuple[str, str]]:
+	"""Set ``values`` on the records ``names`` that ``user`` may write and that are drafts.
+
+	Returns the failures: ``{name: (exception type, message)}``; every other name was updated. Runs in
+	the caller's transaction (the worker commits it with the chunk's watermark).
+	"""
+	meta = frappe.get_meta(doctype)
+	per_record = _needs_per_record_check(doctype, user)
+	columns = ["*"] if per_record else ["name", "owner", "docstatus"]
+	rows = {
+		row.name: row
+		for row in frappe.get_all(doctype, filters={"name": ("in", names)}, fields=columns, order_by=None)
+	}
+	failures: dict[str, tuple[str, str]] = {}
+	allowed: list[str] = []
+	verdicts: dict[bool, bool] = {}
+	for name in names:
+		row = rows.get(name)
+		if row is None:
+			failures[name] = ("DoesNotExistError", _("{0} {1} not found").format(_(doctype), name))
+			continue
+		if row.docstatus != 0:
+			failures[name] = (
+				"ValidationError",
+				_("{0} {1} is submitted or cancelled; the fast path changes only drafts.").format(
+					_(doctype), name
+				),
+			)
+			continue
+		if per_record:
+			permitted = _may_write(meta, row, user)
+		else:
+			# Without hooks or user permissions, role permissions depend only on who owns the record.
+			is_owner = (row.owner or "").lower() == user.lower()
+			if is_owner not in verdicts:
+				verdicts[is_owner] = _may_write(meta, row, user, check_share=False)
+			permitted = verdicts[is_owner] or _may_write(meta, row, user)
+		if not permitted:
+			failures[name] = (
+				"PermissionError",
+				_("User {0} does not have permission to write {1} {2}").format(user, _(doctype), name),
+			)
+			continue
+		allowed.append(name)
+	if allowed:
+		write(doctype, allowed, values, user)
+	return failures
+
+
+def apply_one(doc, values: dict) -> None:
+	"""The same for one loaded document (its permission already checked by the worker)."""
+	if doc.docstatus != 0:
+		frappe.throw(
+			_("{0} {1} is submitted or cancelled; the fast path changes only drafts.").format(
+				_(doc.doctype), doc.name
+			)
+		)
+	write(doc.doctype, [doc.name], values, frappe.session.user)
+
+
+def write(doctype: str, names: list[str], values: dict, user: str) -> None:
+	"""One batched UPDATE of ``names`` (``frappe.db.bulk_update`` where this Frappe has it), with
+	``modified``/``modified_by``, and their document cache cleared now and after commit."""
+	now = now_datetime()
+	bulk_update = getattr(frappe.db, "bulk_update", None)
+	if bulk_update and {"modified", "modified_by"} <= set(inspect.signature(bulk_update).parameters):
+		bulk_update(doctype, {name: dict(values) for name in names}, modified=now, modified_by=user)
+	else:
+		table = frappe.qb.DocType(doctype)
+		query = frappe.qb.update(table).where(table.name.isin(names))
+		for fieldname, value in {**values, "modified": now, "modified_by": user}.items():
+			query = query.set(table[fieldname], value)
+		query.run()
+	_clear_document_cache(doctype, names)
+
+
+def _needs_per_record_check(doctype: str, user: str) -> bool:
+	"""Whether permission depends on more than the record's owner: ``has_permission`` hooks or the
+	user's User Permissions."""
+	if user == "Administrator":
+		return False
+	hooks = frappe.get_hooks("has_permission") or {}
+	return bool(hooks.get(doctype) or hooks.get("*")) or _has_user_permissions(user)
+
+
+def _may_write(meta, row: frappe._dict, user: str, *, check_share: bool = True) -> bool:
+	"""Frappe's own check for one record (what ``frappe.has_permission(doc=...)`` does: role and
+	"if owner" permissions, ``has_permission`` hooks, user permissions, then sharing), on its row.
+	Child tables are loaded only when the user's User Permissions may look into them."""
+	if user == "Administrator":
+		return True
+	if meta.get_table_fields() and _has_user_permissions(user):
+		doc = frappe.get_doc(meta.name, row.name)
+	else:
+		doc = frappe.get_doc({**row, "doctype": meta.name})
+	if frappe.permissions.get_doc_permissions(doc, user=user, ptype="write").get("write"):
+		return True
+	return check_share and bool(
+		frappe.share.get_shared(
+			meta.name, user, rights=["write"], filters=[["share_name", "=", row.name]], limit=1
+		)
+	)
+
+
+def _has_user_permissions(user: str) -> bool:
+	from frappe.core.doctype.user_permission.user_permission import get_user_permissions
+
+	return bool(get_user_permissions(user))
+
+
+def _clear_document_cache(doctype: str, names: list[str]) -> None:
+	key_of = getattr(frappe, "get_document_cache_key", None)
+	if not key_of:
+		for name in names:
+			frappe.clear_document_cache(doctype, name)
+		return
+	keys = [key_of(doctype, name) for name in names]
+
+	def clear():
+		frappe.cache.delete_value(keys)
+
+	clear()
+	frappe.db.after_commit.add(clear)
+
+
+def _workflow_state_field(doctype: str) -> str | None:
+	from frappe.model.workflow import get_workflow_name
+
+	workflow = get_workflow_name(doctype)
+	return frappe.get_cached_value("Workflow", workflow, "workflow_state_field") if workflow else None
+
+
+def _cast(df, value, label: str):
+	"""``value`` as the field stores it; a clear error when it cannot be."""
+	if value in (None, ""):
+		if df.reqd:
+			_refuse(_("{0} is mandatory.").format(label))
+		return None if df.fieldtype not in _NUMBERS else 0
+	try:
+		if df.fieldtype in _NUMBERS:
+			if isinstance(value, bool) or not str(value).strip().lstrip("-").replace(".", "", 1).isdigit():
+				raise ValueError
+			return _NUMBERS[df.fieldtype](value)
+		if df.fieldtype == "Date":
+			return getdate(value)
+		if df.fieldtype == "Datetime":
+			return get_datetime(value)
+	except Exception:
+		_refuse(
+			_("{0} is not a valid value for {1} ({2}).").format(
+				frappe.bold(str(value)), label, _(df.fieldtype)
+			)
+		)
+	if not isinstance(value, str):
+		_refuse(_("{0} must be text.").format(label))
+	if df.fieldtype == "Link" and not frappe.db.exists(df.options, value):
+		_refuse(_("{0} {1} does not exist.").format(_(df.options), frappe.bold(value)))
+	if df.fieldtype == "Select":
+		options = [o for o in (df.options or "").split("\n")]
+		if value not in options:
+			_refuse(_("{0} is not one of the options of {1}.").format(frappe.bold(value), label))
+	if df.fieldtype == "Data" and len(value) > (cint(df.length) or 140):
+		_refuse(_("{0} is longer than {1} characters.").format(label, cint(df.length) or 140))
+	return value
+
+
+def _refuse(message: str) -> None:
+	frappe.throw(message, title=_("Set Value (fast) refused"))

@@ -1,0 +1,144 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Selecting a large filter job's records in the background, writing its chunks as it goes.
+
+A job whose filters match more than ``bulk_queue_plan_inline_max`` records is recorded as ``Planning``
+with no chunk, and its planner is enqueued. The planner reads the matching names as the requesting user
+(so their permissions decide what is selected) in keyset pages on ``name`` - never all at once, so its
+memory stays flat for a million rows - and writes each page's chunks in the same transaction as the
+page's keyset watermark, ``plan_after``. Chunks start as soon as they exist, while planning goes on.
+When a page comes back short the total is known: the job becomes Queued (or Running) and may finish.
+
+Records created after the job was started (its ``selected_at``) are not selected, whatever their name.
+
+Exactly once: the watermark moves only in the transaction that writes the page's chunks, under the
+job's row lock, and only when it still is where this planner read from (compare-and-set) and the
+planner's token is current. A killed planner is run again (RQ's retry with the same token, or recovery
+with a new one) and resumes after the watermark; a zombie finds the token or the watermark moved and
+writes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import frappe
+from frappe.utils import now_datetime
+
+from bulk_queue import dispatch, progress, settings
+from bulk_queue.filters import read_page
+from bulk_queue.utils.selection import chunked
+
+JOB = dispatch.JOB
+
+
+def run_planner(bulk_job: str, token: int) -> None:
+	"""RQ entry point: select the records of a Planning job and write its chunks."""
+	Planner(bulk_job, int(token)).run()
+
+
+class Planner:
+	"""Plans one job from its watermark to the last matching record, a page per transaction."""
+
+	def __init__(self, bulk_job: str, token: int) -> None:
+		self.bulk_job = bulk_job
+		self.token = token
+
+	def run(self) -> None:
+		frappe.db.rollback()
+		job = dispatch.lock_job(self.bulk_job)
+		if not self._current(job):
+			frappe.db.rollback()
+			return
+		frappe.db.set_value(JOB, self.bulk_job, "plan_heartbeat", now_datetime(), update_modified=False)
+		frappe.db.commit()
+		self.doctype = job.reference_doctype
+		self.chunk_size = job.chunk_size or settings.get("bulk_queue_default_chunk_size")
+		self.page_size = _page_size(self.chunk_size)
+		# Only what existed when the job was started; the same user's permissions as in the request.
+		self.filters = [
+			*json.loads(job.filters or "[]"),
+			[self.doctype, "creation", "<=", str(job.selected_at)],
+		]
+		self.after = job.plan_after
+		timeout = job.timeout or dispatch.chunk_timeout(job.queue)
+		self.deadline = time.monotonic() + timeout * 0.6
+		frappe.set_user(job.user or "Administrator")
+		while self._step():
+			pass
+
+	def _current(self, job: frappe._dict | None) -> bool:
+		"""Whether this run may still plan the job: it is Planning and this is its current try."""
+		return bool(job) and job.status == "Planning" and job.plan_token == self.token
+
+	def _step(self) -> bool:
+		"""Read one page and commit its chunks; False when planning is over (or not ours any more)."""
+		names = read_page(self.doctype, self.filters, after=self.after, page_size=self.page_size)
+		last_page = len(names) < self.page_size
+		job = dispatch.lock_job(self.bulk_job)
+		if not self._current(job):
+			frappe.db.rollback()
+			return False
+		if job.plan_after != self.after:
+			# Another run of this try got further (an RQ retry while this process was still alive):
+			# drop this page and go on from where it stands.
+			self.after = job.plan_after
+			frappe.db.rollback()
+			return True
+
+		added = dispatch.insert_chunks(
+			self.bulk_job, chunked(names, self.chunk_size), owner=job.user, first_no=job.chunks + 1
+		)
+		self.after = names[-1] if names else self.after
+		now = now_datetime()
+		update = {
+			"plan_after": self.after,
+			"total": job.total + len(names),
+			"chunks": job.chunks + added,
+			"plan_heartbeat": now,
+		}
+		handover = None
+		if last_page:
+			# The total is known: the job is an ordinary one from now on.
+			update["status"] = "Running" if job.started_at else "Queued"
+		elif time.monotonic() >= self.deadline:
+			# Well before the RQ timeout: a fresh try goes on from the watermark.
+			handover = self.token + 1
+			update |= {
+				"plan_token": handover,
+				"plan_rq_job_id": dispatch.planner_rq_job_id(self.bulk_job, handover),
+			}
+		frappe.db.set_value(JOB, self.bulk_job, update, update_modified=False)
+		job.update(update)
+		claimed = dispatch.claim_window(job)
+		finished = dispatch.finish_if_done(self.bulk_job) if last_page else None
+		frappe.db.commit()
+
+		dispatch.enqueue_chunks(job, claimed)
+		if handover:
+			dispatch.enqueue_planner(job, handover)
+		progress.publish(self.bulk_job, force=last_page)
+		if finished:
+			dispatch.run_completion_hooks(self.bulk_job)
+		return not last_page and not handover
+
+
+def _page_size(chunk_size: int) -> int:
+	"""Names per page: about ``bulk_queue_plan_page_size``, a whole number of chunks (so every chunk
+	but the job's last is full)."""
+	target = max(1, settings.get("bulk_queue_plan_page_size"))
+	return chunk_size * max(1, target // chunk_size)
+
+
+def start(job: frappe._dict) -> None:
+	"""Enqueue the first planner try of a job just recorded as Planning (after its commit)."""
+	try:
+		dispatch.enqueue_planner(job, job.plan_token or 0)
+	except Exception:
+		# Recovery enqueues it when the queue is back.
+		frappe.log_error(
+			title=f"bulk_queue: could not enqueue the planner of {job.name}",
+			reference_doctype=JOB,
+			reference_name=job.name,
+		)

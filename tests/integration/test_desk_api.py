@@ -48,7 +48,8 @@ def test_options_for_an_ordinary_user(todo_user):
 	assert fields["status"]["fieldtype"] == "Select" and "Closed" in fields["status"]["options"]
 	assert fields["allocated_to"]["fieldtype"] == "Link" and fields["allocated_to"]["options"] == "User"
 	assert not {"name", "owner", "modified", "docstatus"} & set(fields)
-	assert (options["chunk_size"], options["queue"], options["max_records"]) == (200, "default", 10_000)
+	limits = (options["chunk_size"], options["queue"], options["max_records"], options["max_ids"])
+	assert limits == (200, "default", 1_000_000, 10_000)
 
 
 def test_options_follow_submittable_and_permlevel():

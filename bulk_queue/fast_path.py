@@ -17,6 +17,7 @@ change.
 
 from __future__ import annotations
 
+import functools
 import inspect
 
 import frappe
@@ -102,46 +103,90 @@ def apply_batch(doctype: str, names: list[str], values: dict, user: str) -> dict
 	the caller's transaction (the worker commits it with the chunk's watermark).
 	"""
 	meta = frappe.get_meta(doctype)
-	per_record = _needs_per_record_check(doctype, user)
-	columns = ["*"] if per_record else ["name", "owner", "docstatus"]
+	check = _WriteCheck(meta, user)
 	rows = {
 		row.name: row
-		for row in frappe.get_all(doctype, filters={"name": ("in", names)}, fields=columns, order_by=None)
+		for row in frappe.db.sql(
+			f"select {check.columns} from `tab{doctype}` where name in %s", [names], as_dict=True
+		)
 	}
 	failures: dict[str, tuple[str, str]] = {}
 	allowed: list[str] = []
-	verdicts: dict[bool, bool] = {}
 	for name in names:
 		row = rows.get(name)
 		if row is None:
 			failures[name] = ("DoesNotExistError", _("{0} {1} not found").format(_(doctype), name))
-			continue
-		if row.docstatus != 0:
+		elif row.docstatus != 0:
 			failures[name] = (
 				"ValidationError",
 				_("{0} {1} is submitted or cancelled; the fast path changes only drafts.").format(
 					_(doctype), name
 				),
 			)
-			continue
-		if per_record:
-			permitted = _may_write(meta, row, user)
-		else:
-			# Without hooks or user permissions, role permissions depend only on who owns the record.
-			is_owner = (row.owner or "").lower() == user.lower()
-			if is_owner not in verdicts:
-				verdicts[is_owner] = _may_write(meta, row, user, check_share=False)
-			permitted = verdicts[is_owner] or _may_write(meta, row, user)
-		if not permitted:
+		elif not check.allows(row):
 			failures[name] = (
 				"PermissionError",
 				_("User {0} does not have permission to write {1} {2}").format(user, _(doctype), name),
 			)
-			continue
-		allowed.append(name)
+		else:
+			allowed.append(name)
 	if allowed:
 		write(doctype, allowed, values, user)
 	return failures
+
+
+class _WriteCheck:
+	"""Whether ``user`` may write a record, as ``frappe.has_permission(doctype, "write", doc)`` decides
+	(role and "if owner" permissions, ``has_permission`` hooks, User Permissions, then sharing), but
+	evaluated per batch where it can be: role permissions depend only on whether the user owns the
+	record, so they are computed twice per batch; hooks run per record on the record's row; a user
+	with User Permissions gets Frappe's full check per record."""
+
+	def __init__(self, meta, user: str) -> None:
+		self.meta = meta
+		self.user = user
+		self.admin = user == "Administrator"
+		self.hooks = _permission_hooks(meta.name, user)
+		self.user_permissions = not self.admin and _has_user_permissions(user)
+		self.by_role = {owner: self._role_allows(owner) for owner in (True, False)}
+		full_rows = not self.admin and (self.hooks or self.user_permissions)
+		self.columns = "*" if full_rows else "name, owner, docstatus"
+
+	def allows(self, row: frappe._dict) -> bool:
+		if self.admin:
+			return True
+		if self.user_permissions:
+			allowed = self._frappe_check(row)
+		else:
+			allowed = self.by_role[(row.owner or "").lower() == self.user.lower()]
+			if allowed and self.hooks:
+				doc = self._doc(row)
+				# As frappe.permissions.has_controller_permissions: hooks can only deny.
+				allowed = all(hook(doc=doc) for hook in self.hooks)
+		return allowed or self._shared(row)
+
+	def _role_allows(self, is_owner: bool) -> bool:
+		# As frappe.permissions.get_doc_permissions: "if owner" rules override the role's own.
+		perms = frappe.permissions.get_role_permissions(self.meta, user=self.user, is_owner=is_owner)
+		allowed = perms.get("write")
+		if perms.get("has_if_owner_enabled"):
+			allowed = perms.get("if_owner", {}).get("write", allowed)
+		return bool(allowed)
+
+	def _frappe_check(self, row: frappe._dict) -> bool:
+		doc = frappe.get_doc(self.meta.name, row.name) if self.meta.get_table_fields() else self._doc(row)
+		return bool(frappe.permissions.get_doc_permissions(doc, user=self.user, ptype="write").get("write"))
+
+	def _doc(self, row: frappe._dict):
+		"""The record as a Document built from its row (no child tables, no extra query)."""
+		return frappe.get_doc({**row, "doctype": self.meta.name})
+
+	def _shared(self, row: frappe._dict) -> bool:
+		return bool(
+			frappe.share.get_shared(
+				self.meta.name, self.user, rights=["write"], filters=[["share_name", "=", row.name]], limit=1
+			)
+		)
 
 
 def apply_one(doc, values: dict) -> None:
@@ -163,40 +208,30 @@ def write(doctype: str, names: list[str], values: dict, user: str) -> None:
 	if bulk_update and {"modified", "modified_by"} <= set(inspect.signature(bulk_update).parameters):
 		bulk_update(doctype, {name: dict(values) for name in names}, modified=now, modified_by=user)
 	else:
-		table = frappe.qb.DocType(doctype)
-		query = frappe.qb.update(table).where(table.name.isin(names))
-		for fieldname, value in {**values, "modified": now, "modified_by": user}.items():
-			query = query.set(table[fieldname], value)
-		query.run()
+		# Field names were checked against the DocType's meta at enqueue (fields.check_values).
+		changes = {**values, "modified": now, "modified_by": user}
+		assignments = ", ".join(f"`{fieldname}`=%s" for fieldname in changes)
+		frappe.db.sql(f"update `tab{doctype}` set {assignments} where name in %s", (*changes.values(), names))
 	_clear_document_cache(doctype, names)
 
 
-def _needs_per_record_check(doctype: str, user: str) -> bool:
-	"""Whether permission depends on more than the record's owner: ``has_permission`` hooks or the
-	user's User Permissions."""
-	if user == "Administrator":
-		return False
+def _permission_hooks(doctype: str, user: str) -> list:
+	"""The ``has_permission`` hooks of ``doctype`` as ``fn(doc=...)`` for a write by ``user``, in the
+	order Frappe calls them, each given only the arguments it accepts (resolved once, not per record
+	as ``frappe.call`` would)."""
 	hooks = frappe.get_hooks("has_permission") or {}
-	return bool(hooks.get(doctype) or hooks.get("*")) or _has_user_permissions(user)
+	methods = [*hooks.get(doctype, []), *hooks.get("*", [])]
+	bound = []
+	for method in reversed(methods):
+		fn = frappe.get_attr(method)
+		fixed = frappe.get_newargs(fn, {"ptype": "write", "user": user, "debug": False, "doc": None})
+		fixed.pop("doc", None)
+		bound.append(functools.partial(_call_hook, fn, fixed))
+	return bound
 
 
-def _may_write(meta, row: frappe._dict, user: str, *, check_share: bool = True) -> bool:
-	"""Frappe's own check for one record (what ``frappe.has_permission(doc=...)`` does: role and
-	"if owner" permissions, ``has_permission`` hooks, user permissions, then sharing), on its row.
-	Child tables are loaded only when the user's User Permissions may look into them."""
-	if user == "Administrator":
-		return True
-	if meta.get_table_fields() and _has_user_permissions(user):
-		doc = frappe.get_doc(meta.name, row.name)
-	else:
-		doc = frappe.get_doc({**row, "doctype": meta.name})
-	if frappe.permissions.get_doc_permissions(doc, user=user, ptype="write").get("write"):
-		return True
-	return check_share and bool(
-		frappe.share.get_shared(
-			meta.name, user, rights=["write"], filters=[["share_name", "=", row.name]], limit=1
-		)
-	)
+def _call_hook(fn, fixed: dict, *, doc) -> bool:
+	return bool(fn(doc=doc, **fixed))
 
 
 def _has_user_permissions(user: str) -> bool:

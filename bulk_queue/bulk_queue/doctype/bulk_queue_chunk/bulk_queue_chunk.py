@@ -1,6 +1,7 @@
 # Copyright (c) 2026, bulk_queue contributors
 # For license information, please see license.txt
 
+import frappe
 from frappe.model.document import Document
 
 
@@ -34,3 +35,9 @@ class BulkQueueChunk(Document):
 	# end: auto-generated types
 
 	pass
+
+
+def on_doctype_update():
+	"""The window, continuations and the finish check look up one job's chunks by status in chunk
+	order: one index serves them all, for jobs of thousands of chunks."""
+	frappe.db.add_index("Bulk Queue Chunk", ["bulk_job", "status", "chunk_no"])

@@ -300,12 +300,14 @@ def run_job(frappe, *, action, names=None, filters=None, chunk_size=None, timeou
 	return seconds
 
 
-def wait_for_planning(frappe, bulk_job: str) -> float:
-	while True:
+def wait_for_planning(frappe, bulk_job: str, timeout: float = 1800) -> float:
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
 		frappe.db.rollback()
 		if frappe.db.get_value("Bulk Queue Job", bulk_job, "status") != "Planning":
 			return time.perf_counter()
 		time.sleep(0.02)
+	raise TimeoutError(f"{bulk_job} still Planning after {timeout} s")
 
 
 def tag_filter(names: list[str]) -> list[list]:

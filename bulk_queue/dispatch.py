@@ -64,6 +64,7 @@ def create_job(
 	title: str | None = None,
 	filters: list | None = None,
 	expected: int | None = None,
+	email_on_finish: bool = False,
 ) -> str:
 	"""Insert the Bulk Queue Job and its Pending chunks in the current transaction; return the name.
 
@@ -89,6 +90,7 @@ def create_job(
 			"expected": expected if filters is not None else None,
 			"selected_at": now_datetime() if filters is not None else None,
 			"selection_hash": fingerprint,
+			"email_on_finish": int(email_on_finish),
 		}
 	)
 	job.insert(ignore_permissions=True)
@@ -236,6 +238,7 @@ def enqueue_planner(job: frappe._dict, token: int):
 		rq_id=planner_rq_job_id(job.name, token),
 		job_name=f"{job.name} · selecting records · {_describe(job)}",
 		kwargs={"bulk_job": job.name, "token": token},
+		timeout=max(300, chunk_timeout(job.queue)),
 	)
 
 
@@ -250,7 +253,9 @@ def _describe(job: frappe._dict) -> str:
 	return f"{_action_label(job.action)} on {job.reference_doctype}"
 
 
-def enqueue_task(job: frappe._dict, *, method: str, rq_id: str, job_name: str, kwargs: dict):
+def enqueue_task(
+	job: frappe._dict, *, method: str, rq_id: str, job_name: str, kwargs: dict, timeout: int | None = None
+):
 	"""Enqueue ``method(**kwargs)`` for ``job`` through Frappe's ``execute_job``, with an RQ retry.
 
 	The retry is what makes a killed work horse (out of memory, segfault, a record that crashes the
@@ -272,7 +277,7 @@ def enqueue_task(job: frappe._dict, *, method: str, rq_id: str, job_name: str, k
 	return get_queue(job.queue).enqueue_call(
 		execute_job,
 		on_failure=Callback(func=truncate_failed_registry),
-		timeout=job.timeout or chunk_timeout(job.queue),
+		timeout=timeout or job.timeout or chunk_timeout(job.queue),
 		kwargs={
 			"site": frappe.local.site,
 			"user": frappe.session.user,
@@ -344,19 +349,6 @@ def final_status(counts: frappe._dict) -> str:
 	return "Failed"
 
 
-def run_completion_hooks(bulk_job: str) -> None:
-	"""Call ``bulk_queue_on_complete`` hooks of installed apps with the finished job's name."""
-	for method in frappe.get_hooks("bulk_queue_on_complete") or []:
-		try:
-			frappe.get_attr(method)(bulk_job)
-			frappe.db.commit()
-		except Exception:
-			frappe.db.rollback()
-			frappe.log_error(
-				title=f"bulk_queue completion hook {method}", reference_doctype=JOB, reference_name=bulk_job
-			)
-
-
 def cancel_job(bulk_job: str) -> frappe._dict:
 	"""Cancel an active job: queued chunks never run, running ones stop at their next commit.
 
@@ -389,7 +381,31 @@ def cancel_job(bulk_job: str) -> frappe._dict:
 		dropped.append(planner)  # a planner that already runs stops at its next page
 	drop_rq_jobs(dropped)
 	job.status = "Cancelled"
+	from bulk_queue import completion
+
+	completion.after_end(bulk_job)
 	return job
+
+
+def fail_job(bulk_job: str, error: str) -> None:
+	"""End an active job as Failed with ``error`` (its planner could not select the records): chunks
+	not started never run, running ones stop at their next commit. Caller holds the job's row lock
+	and commits; the job's queued RQ jobs are dropped after."""
+	now = now_datetime()
+	queued = frappe.db.sql_list(
+		f"""select rq_job_id from `tab{CHUNK}` where bulk_job=%s and status in ('Pending', 'Queued')
+		and rq_job_id is not null""",
+		bulk_job,
+	)
+	frappe.db.sql(
+		f"""update `tab{CHUNK}` set status='Cancelled', ended_at=%s, modified=%s
+		where bulk_job=%s and status in ('Pending', 'Queued')""",
+		(now, now, bulk_job),
+	)
+	frappe.db.sql(
+		f"update `tab{JOB}` set status='Failed', error=%s, ended_at=%s where name=%s", (error, now, bulk_job)
+	)
+	frappe.db.after_commit.add(lambda: drop_rq_jobs(queued))
 
 
 def drop_rq_jobs(job_ids: list[str]) -> None:
@@ -445,7 +461,7 @@ def retry_failed(bulk_job: str) -> int:
 	)
 	# A cancelled job's never-run records are not failures; only the failed ones are retried here.
 	frappe.db.sql(
-		f"""update `tab{JOB}` set status='Queued', ended_at=null, processed=processed-%s,
+		f"""update `tab{JOB}` set status='Queued', ended_at=null, notified=0, processed=processed-%s,
 			failed=failed-%s, chunks=chunks+%s, total=total-%s+%s where name=%s""",
 		(len(failures), len(failures), added, len(failures), len(names), bulk_job),
 	)

@@ -30,6 +30,7 @@ def enqueue_bulk(
 	queue: str | None = None,
 	timeout: Any = None,
 	filters: Any = None,
+	email_on_finish: Any = None,
 ) -> dict:
 	"""Start a bulk job applying ``action`` to the records ``ids`` (or those matching ``filters``) of
 	``doctype``.
@@ -45,6 +46,8 @@ def enqueue_bulk(
 		chunk_size: records per chunk job (default 200, at most 1000).
 		queue: ``short``, ``default`` or ``long``.
 		timeout: seconds one chunk job may run (default: the queue's timeout).
+		email_on_finish: also email the requester when the job ends (a Notification Log entry is
+			always made).
 
 	Returns:
 		``{"bulk_job": name, "enqueued": chunk jobs, "total": records, "queued_now": on RQ now,
@@ -110,6 +113,7 @@ def enqueue_bulk(
 			title=job_title(act, len(names) or matching, doctype),
 			filters=parsed_filters,
 			expected=matching,
+			email_on_finish=frappe.utils.cint(email_on_finish) == 1,
 		)
 		job = dispatch.lock_job(name)
 		claimed = dispatch.claim_window(job)
@@ -394,7 +398,8 @@ def get_bulk_options(doctype: str, filters: Any = None) -> dict:
 
 @frappe.whitelist()
 def get_active_jobs() -> list[dict]:
-	"""The calling user's Queued and Running bulk jobs (newest first), as progress events."""
+	"""The calling user's active (Planning, Queued, Running) bulk jobs, newest first, as progress
+	events."""
 	return active_jobs(frappe.session.user)
 
 

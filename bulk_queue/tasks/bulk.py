@@ -26,7 +26,7 @@ import frappe
 from frappe.utils import now_datetime
 from rq.timeouts import JobTimeoutException
 
-from bulk_queue import dispatch, progress, settings
+from bulk_queue import completion, dispatch, progress, settings
 from bulk_queue.actions import get_action
 from bulk_queue.tasks import recovery
 from bulk_queue.utils.backoff import backoff_delay
@@ -172,6 +172,10 @@ class ChunkRunner:
 		self.idx = row.done_upto
 		self.transient_failures = {}
 		self.forced_failures = {}
+		# Batch actions: records before this index go one at a time (their batch failed), and how
+		# often the batch starting at an index lost its transaction.
+		self.one_by_one_until = -1
+		self.batch_losses: dict[int, int] = {}
 		self.commit_every = max(1, settings.get("bulk_queue_commit_every"))
 		if row.lost_count:
 			# A try of this chunk was lost before: commit every record so a record that kills its
@@ -281,7 +285,7 @@ class ChunkRunner:
 			if time.monotonic() >= self.deadline:
 				self._flush(continue_later=True)
 				return
-			if self.action.apply_batch:
+			if self.action.apply_batch and self.idx >= self.one_by_one_until:
 				self._apply_batch()
 			else:
 				self._apply(self.names[self.idx])
@@ -371,13 +375,15 @@ class ChunkRunner:
 	def _apply_batch(self) -> None:
 		"""Apply a batch action (e.g. ``set_value_fast``) to the next records in one savepoint.
 
-		Its per-record failures (not found, no permission, not a draft) are recorded; if the batch
-		itself raises, it is rolled back and its records are applied one at a time, so the record to
-		blame is found and the others still succeed.
+		Its per-record failures (not found, no permission, not a draft) are recorded. If the batch
+		itself raises, it is rolled back and - after transient errors were retried - its records go
+		one at a time through ``_apply`` (and the usual commit points), so the record to blame is found
+		and the others still succeed. A batch that keeps losing its transaction goes one at a time too.
 		"""
 		size = 1 if self.commit_every == 1 else max(self.commit_every, FAST_BATCH)
-		names = self.names[self.idx : self.idx + size]
-		savepoint = f"bq_batch_{self.idx}"
+		start = self.idx
+		names = self.names[start : start + size]
+		savepoint = f"bq_batch_{start}"
 		attempts = 0
 		while True:
 			marks = _callback_marks()
@@ -392,16 +398,18 @@ class ChunkRunner:
 			except JobTimeoutException:
 				raise
 			except Exception as e:
-				if not self._rollback_to(savepoint, marks):
-					raise _TransactionLost from e
 				attempts += 1
+				if not self._rollback_to(savepoint, marks):
+					self.batch_losses[start] = self.batch_losses.get(start, 0) + 1
+					if self.batch_losses[start] >= self.max_attempts:
+						self.one_by_one_until = start + len(names)
+					self.unflushed_retries += 1
+					raise _TransactionLost from e
 				if is_transient(e) and attempts < self.max_attempts:
 					self.unflushed_retries += 1
 					time.sleep(backoff_delay(attempts))
 					continue
-				for name in names:
-					self._apply(name)
-					self.idx += 1
+				self.one_by_one_until = start + len(names)
 				return
 			finally:
 				frappe.local.message_log = []
@@ -521,7 +529,7 @@ class ChunkRunner:
 			dispatch.enqueue_chunks(job, [frappe._dict(name=self.chunk, chunk_no=row.chunk_no, token=token)])
 		progress.publish(self.job.name, force=bool(finished))
 		if finished:
-			dispatch.run_completion_hooks(self.job.name)
+			completion.after_end(self.job.name)
 		elif final:
 			recovery.check_job(self.job.name, throttle=False)
 		if continue_later:

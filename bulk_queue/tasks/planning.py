@@ -24,13 +24,16 @@ import json
 import time
 
 import frappe
-from frappe.utils import now_datetime
+from frappe import _
+from frappe.utils import cstr, now_datetime
 
-from bulk_queue import dispatch, progress, settings
+from bulk_queue import completion, dispatch, progress, settings
 from bulk_queue.filters import read_page
 from bulk_queue.utils.selection import chunked
 
 JOB = dispatch.JOB
+# Tries of a planner that failed (not counting a killed work horse) before the job is given up.
+MAX_PLAN_FAILURES = 3
 
 
 def run_planner(bulk_job: str, token: int) -> None:
@@ -62,11 +65,50 @@ class Planner:
 			[self.doctype, "creation", "<=", str(job.selected_at)],
 		]
 		self.after = job.plan_after
-		timeout = job.timeout or dispatch.chunk_timeout(job.queue)
-		self.deadline = time.monotonic() + timeout * 0.6
+		self.hard_deadline = time.monotonic() + planner_timeout(job)
+		self.slowest_page = 0.0
 		frappe.set_user(job.user or "Administrator")
-		while self._step():
-			pass
+		try:
+			while self._step():
+				pass
+		except Exception as e:
+			frappe.db.rollback()
+			if not self._count_failure(e):
+				raise  # RQ's retry (or recovery) runs the planner again from its watermark
+
+	def _count_failure(self, error: Exception) -> bool:
+		"""Record a failed try; give the job up (Failed, with the error) when the filters or the
+		user's permissions cannot work or tries keep failing. Returns whether it gave up."""
+		from bulk_queue.filters import FilterError
+
+		fatal = isinstance(error, FilterError | frappe.PermissionError | frappe.DoesNotExistError)
+		frappe.set_user("Administrator")
+		job = dispatch.lock_job(self.bulk_job)
+		if not self._current(job):
+			frappe.db.rollback()
+			return True
+		failures = (frappe.db.get_value(JOB, self.bulk_job, "plan_failures") or 0) + 1
+		if not fatal and failures < MAX_PLAN_FAILURES:
+			frappe.db.set_value(JOB, self.bulk_job, "plan_failures", failures, update_modified=False)
+			frappe.db.commit()
+			return False
+		message = frappe.utils.strip_html_tags(str(error)) or type(error).__name__
+		frappe.local.message_log = []
+		dispatch.fail_job(
+			self.bulk_job,
+			_("Selecting the records failed after {0} tries: {1}").format(failures, message)
+			if not fatal
+			else _("The records could not be selected: {0}").format(message),
+		)
+		frappe.log_error(
+			title=f"bulk_queue: planning {self.bulk_job} failed",
+			reference_doctype=JOB,
+			reference_name=self.bulk_job,
+		)
+		frappe.db.commit()
+		completion.after_end(self.bulk_job)
+		progress.publish(self.bulk_job, force=True)
+		return True
 
 	def _current(self, job: frappe._dict | None) -> bool:
 		"""Whether this run may still plan the job: it is Planning and this is its current try."""
@@ -74,13 +116,15 @@ class Planner:
 
 	def _step(self) -> bool:
 		"""Read one page and commit its chunks; False when planning is over (or not ours any more)."""
+		page_started = time.monotonic()
 		names = read_page(self.doctype, self.filters, after=self.after, page_size=self.page_size)
+		self.slowest_page = max(self.slowest_page, time.monotonic() - page_started)
 		last_page = len(names) < self.page_size
 		job = dispatch.lock_job(self.bulk_job)
 		if not self._current(job):
 			frappe.db.rollback()
 			return False
-		if job.plan_after != self.after:
+		if cstr(job.plan_after) != cstr(self.after):
 			# Another run of this try got further (an RQ retry while this process was still alive):
 			# drop this page and go on from where it stands.
 			self.after = job.plan_after
@@ -102,8 +146,9 @@ class Planner:
 		if last_page:
 			# The total is known: the job is an ordinary one from now on.
 			update["status"] = "Running" if job.started_at else "Queued"
-		elif time.monotonic() >= self.deadline:
-			# Well before the RQ timeout: a fresh try goes on from the watermark.
+			update["title"] = _final_title(job, job.total + len(names))
+		elif time.monotonic() + max(10.0, 3 * self.slowest_page) >= self.hard_deadline:
+			# Well before the RQ timeout kills it: a fresh try goes on from the watermark.
 			handover = self.token + 1
 			update |= {
 				"plan_token": handover,
@@ -120,8 +165,21 @@ class Planner:
 			dispatch.enqueue_planner(job, handover)
 		progress.publish(self.bulk_job, force=last_page)
 		if finished:
-			dispatch.run_completion_hooks(self.bulk_job)
+			completion.after_end(self.bulk_job)
 		return not last_page and not handover
+
+
+def planner_timeout(job: frappe._dict) -> int:
+	"""Seconds one planner try may run: the queue's timeout (at least 5 minutes), not the chunk
+	timeout the user may have set very short."""
+	return max(300, dispatch.chunk_timeout(job.queue))
+
+
+def _final_title(job: frappe._dict, total: int) -> str:
+	from bulk_queue.actions import get_action
+	from bulk_queue.api.bulk import job_title
+
+	return job_title(get_action(job.action), total, job.reference_doctype)
 
 
 def _page_size(chunk_size: int) -> int:

@@ -26,7 +26,7 @@ from frappe.utils.background_jobs import get_job, get_redis_conn
 from rq.job import JobStatus
 from rq.worker import Worker
 
-from bulk_queue import dispatch, progress, settings
+from bulk_queue import completion, dispatch, progress, settings
 
 RECOVER = "bulk_queue.tasks.recovery.recover"
 # Seconds a Queued chunk whose RQ job is missing waits before re-enqueueing (covers the moment between
@@ -123,7 +123,7 @@ def recover_job(bulk_job: str) -> tuple[int, int]:
 	finished = dispatch.finish_if_done(bulk_job)
 	frappe.db.commit()
 	if finished:
-		dispatch.run_completion_hooks(bulk_job)
+		completion.after_end(bulk_job)
 	requeued = dispatch.enqueue_chunks(job, [r for r in requeue if r.status == "Queued"])
 	dispatch.enqueue_chunks(job, claimed)
 	if replan is not None:
@@ -210,16 +210,20 @@ def _worker_dead(job) -> bool:
 	worker = Worker.find_by_key(
 		Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis_conn()
 	)
-	if worker is None:
-		return True
+	return worker is None or not process_alive(worker)
+
+
+def process_alive(worker) -> bool:
+	"""False when the RQ worker ran on this host and its process is gone; True otherwise (a worker on
+	another host is trusted to its registration)."""
 	if worker.hostname == socket.gethostname() and worker.pid:
 		try:
 			os.kill(int(worker.pid), 0)
 		except ProcessLookupError:
-			return True
-		except PermissionError:
 			return False
-	return False
+		except PermissionError:
+			return True
+	return True
 
 
 def _heartbeat_age(job) -> float:

@@ -28,7 +28,9 @@ def quiet_queues():
 	bulk jobs Queued without workers, and recovery would put their chunks back on the queue."""
 	from bulk_queue.dispatch import cancel_job
 
-	for name in frappe.get_all("Bulk Queue Job", {"status": ("in", ("Queued", "Running"))}, pluck="name"):
+	for name in frappe.get_all(
+		"Bulk Queue Job", {"status": ("in", ("Planning", "Queued", "Running"))}, pluck="name"
+	):
 		cancel_job(name)
 	purge_queues()
 

@@ -114,6 +114,8 @@ def test_field_above_permlevel_is_refused():
 		("BQ Test Record", {"assignee_name": "Someone"}, "is fetched from"),
 		("BQ Test Record", {"stage": "Bogus"}, "is not one of the options"),
 		("BQ Test Record", {"counter": "ten"}, "is not a valid value"),
+		("BQ Test Record", {"counter": "1.5"}, "is not a valid value"),
+		("BQ Test Record", {"api_secret": "hunter2"}, "is stored by its controller"),
 		("ToDo", {"allocated_to": "nobody@nowhere.invalid"}, "does not exist"),
 		("User", {"bio": "x"}, "cannot be changed without its controller"),
 	],
@@ -125,3 +127,18 @@ def test_unsafe_requests_are_refused(doctype, values, message):
 	with pytest.raises(frappe.ValidationError, match=message):
 		enqueue(doctype=doctype, action="set_value_fast", ids=ids, values=values)
 	assert _counts() == before
+
+
+def test_html_is_sanitized_as_a_save_would(workers):
+	"""Markup that a save would strip (script handlers) is stripped once, at enqueue."""
+	_, names = make_records(3)
+	result = enqueue(
+		doctype="BQ Test Record",
+		action="set_value_fast",
+		ids=names,
+		values={"title": '<img src="x" onerror="alert(1)">hello'},
+	)
+	workers.start(1)
+	assert wait_for_job(result["bulk_job"], timeout=60).status == "Completed"
+	titles = set(frappe.get_all("BQ Test Record", {"name": ("in", names)}, pluck="title"))
+	assert len(titles) == 1 and "onerror" not in titles.pop()

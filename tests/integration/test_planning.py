@@ -137,3 +137,20 @@ def test_cancel_while_planning_stops_the_planner(workers, site_conf):
 	frappe.db.rollback()
 	assert set(counters(tag).values()) == {0}
 	assert not frappe.db.count("Bulk Queue Chunk", {"bulk_job": job, "status": ("!=", "Cancelled")})
+
+
+def test_planner_that_cannot_select_fails_the_job_with_the_reason(workers, site_conf):
+	"""The requester loses the role that let them read the records before the planner runs: the
+	planner gives up at once, the job ends Failed with the reason, nothing is processed."""
+	_small_planning_pages(site_conf, page_size=20, inline_max=10)
+	user = ensure_user("bq-planner-loses-role@example.com", ["Blogger"])
+	tag, _ = make_records(50)
+	frappe.set_user(user)
+	job = enqueue(doctype="BQ Test Record", action="increment_counter", filters={"tag": tag})["bulk_job"]
+	frappe.set_user("Administrator")
+	ensure_user(user, [])
+	workers.start(1)
+	done = wait_for_job(job, timeout=120)
+	assert done.status == "Failed", dict(done)
+	assert "could not be selected" in done.error
+	assert set(counters(tag).values()) == {0}

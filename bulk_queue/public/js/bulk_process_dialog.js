@@ -122,6 +122,12 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 					options: this.options.queues,
 					default: this.options.queue,
 				},
+				{
+					fieldtype: "Check",
+					fieldname: "email_on_finish",
+					label: __("Email me when it ends"),
+					description: __("You always get a notification in Desk."),
+				},
 			],
 			primary_action_label: __("Start"),
 			primary_action: () => this.start(),
@@ -209,6 +215,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			action: values.action,
 			chunk_size: values.chunk_size,
 			queue: values.queue,
+			email_on_finish: values.email_on_finish ? 1 : 0,
 		};
 		if (this.ids) args.ids = JSON.stringify(this.ids);
 		else args.filters = JSON.stringify(this.filters);

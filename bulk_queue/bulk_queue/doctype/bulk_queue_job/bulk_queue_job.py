@@ -26,14 +26,17 @@ class BulkQueueJob(Document):
 		chunk_size: DF.Int
 		chunks: DF.Int
 		ended_at: DF.Datetime | None
+		email_on_finish: DF.Check
 		error: DF.LongText | None
 		expected: DF.Int
 		failed: DF.Int
 		filters: DF.Code | None
 		plan_after: DF.Data | None
+		plan_failures: DF.Int
 		plan_heartbeat: DF.Datetime | None
 		plan_rq_job_id: DF.Data | None
 		plan_token: DF.Int
+		notified: DF.Check
 		processed: DF.Int
 		queue: DF.Literal["short", "default", "long"]
 		reference_doctype: DF.Link

@@ -2,7 +2,7 @@
 // For license information, please see license.txt
 
 frappe.listview_settings["Bulk Queue Job"] = {
-	add_fields: ["status", "processed", "total", "succeeded", "failed", "title"],
+	add_fields: ["status", "processed", "total", "expected", "succeeded", "failed", "title"],
 	hide_name_column: false,
 
 	get_indicator(doc) {
@@ -12,13 +12,17 @@ frappe.listview_settings["Bulk Queue Job"] = {
 
 	formatters: {
 		processed(value, df, doc) {
-			const total = cint(doc.total);
+			// While Planning, the records selected so far are fewer than those that matched.
+			const planning = doc.status === "Planning";
+			const total = planning
+				? Math.max(cint(doc.total), cint(doc.expected))
+				: cint(doc.total);
 			const percent = total ? Math.floor((100 * cint(value)) / total) : 100;
 			const bar = bulk_queue.ACTIVE.includes(doc.status)
 				? `<div class="progress"><div class="progress-bar" style="width: ${percent}%"></div></div>`
 				: "";
 			return `<span class="bq-list-progress" title="${percent}%">
-				<span>${format_number(cint(value), null, 0)} / ${format_number(total, null, 0)}
+				<span>${format_number(cint(value), null, 0)} / ${planning ? "~" : ""}${format_number(total, null, 0)}
 				<span class="text-muted">(${percent}%)</span></span>${bar}</span>`;
 		},
 		failed(value) {

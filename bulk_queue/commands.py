@@ -1,0 +1,427 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""``bench --site S bulk-queue …``: run, watch and repair bulk jobs from a terminal.
+
+Exit codes: 0 success (every record succeeded), 1 some records failed (or the job was cancelled),
+2 bad input (nothing was started), 3 no worker is running, 130 interrupted with Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+import time
+
+import click
+from frappe.commands import get_site, pass_context
+
+EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NO_WORKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
+DEMO_MARKER = "bulk_queue demo"
+
+
+@click.group("bulk-queue")
+def bulk_queue_group():
+	"""Run, watch and repair bulk_queue jobs."""
+
+
+@bulk_queue_group.command("run")
+@click.argument("doctype")
+@click.option("--action", required=True, help="save, set_value, set_value_fast, submit, cancel, delete, …")
+@click.option(
+	"--ids",
+	"ids_file",
+	type=click.File("r"),
+	help="names, one per line, or a CSV with a name column; - for stdin",
+)
+@click.option("--filters", help='frappe.get_list filters as JSON, e.g. \'{"status": "Open"}\'')
+@click.option("--values", help='fields to set as JSON, e.g. \'{"status": "Closed"}\'')
+@click.option("--chunk-size", type=int, help="records per chunk job (default 200)")
+@click.option("--queue", type=click.Choice(["short", "default", "long"]), help="RQ queue (default: default)")
+@click.option(
+	"--user", default="Administrator", show_default=True, help="run as this user, with their permissions"
+)
+@click.option("--wait", is_flag=True, help="show a progress bar until the job ends")
+@pass_context
+def run(context, doctype, action, ids_file, filters, values, chunk_size, queue, user, wait):
+	"""Start a bulk job on DOCTYPE records given by --ids or --filters."""
+	with _site(context, user):
+		if bool(ids_file) == (filters is not None):
+			_fail_input("Give either --ids FILE (- for stdin) or --filters JSON.")
+		try:
+			ids = _read_ids(ids_file) if ids_file else None
+			parsed_filters = _json_arg("--filters", filters) if filters is not None else None
+			parsed_values = _json_arg("--values", values) if values is not None else None
+		except ValueError as e:
+			_fail_input(str(e))
+		job = _start(
+			doctype=doctype,
+			action=action,
+			ids=ids,
+			filters=parsed_filters,
+			values=parsed_values,
+			chunk_size=chunk_size,
+			queue=queue,
+		)
+		if not wait:
+			click.echo(f"Watch it: bench --site {_site_name(context)} bulk-queue status {job}")
+			return
+		sys.exit(_watch(job, context))
+
+
+@bulk_queue_group.command("status")
+@click.argument("job", required=False)
+@click.option("--json", "as_json", is_flag=True, help="print the status as JSON")
+@pass_context
+def status(context, job, as_json):
+	"""Progress of JOB (default: the newest job)."""
+	from bulk_queue import console
+	from bulk_queue.utils.terminal import progress_line, summary
+
+	with _site(context):
+		job = job or _newest_job()
+		progress = console.status(job)
+		if as_json:
+			click.echo(json.dumps(progress, default=str, indent=1))
+		elif progress["status"] in _active():
+			click.echo(f"{job}: {progress['status']} - {progress.get('title') or ''}")
+			click.echo(progress_line(progress))
+		else:
+			click.echo("\n".join(summary(progress)))
+
+
+@bulk_queue_group.command("list")
+@click.option("--status", "status_", help="only jobs with this status (e.g. Running)")
+@click.option("--user", help="only jobs started by this user")
+@click.option("--limit", default=20, show_default=True)
+@pass_context
+def list_jobs(context, status_, user, limit):
+	"""Recent bulk jobs, newest first."""
+	from bulk_queue import console
+
+	with _site(context):
+		rows = console.jobs(status=status_, user=user, limit=limit)
+		if not rows:
+			click.echo("No bulk jobs.")
+			return
+		click.echo(f"{'job':<11} {'status':<22} {'processed':>19} {'failed':>8}  {'user':<28} title")
+		for r in rows:
+			counts = f"{r.processed:,}/{r.total:,}"
+			click.echo(
+				f"{r.name:<11} {r.status:<22} {counts:>19} {r.failed:>8,}  {r.user or '':<28} {r.title or ''}"
+			)
+
+
+@bulk_queue_group.command("cancel")
+@click.argument("job")
+@pass_context
+def cancel(context, job):
+	"""Cancel JOB: queued chunks never run, running ones stop at their next commit."""
+	from bulk_queue import console
+
+	with _site(context):
+		progress = _guarded(console.cancel, job)
+		click.echo(
+			f"{job}: {progress['status']} ({progress['processed']:,} of {progress['total']:,} processed)"
+		)
+
+
+@bulk_queue_group.command("retry")
+@click.argument("job")
+@click.option("--wait", is_flag=True, help="show a progress bar until the job ends")
+@pass_context
+def retry(context, job, wait):
+	"""Run the failed records of a finished JOB again."""
+	from bulk_queue import console
+
+	with _site(context):
+		retried = _guarded(console.retry_failed, job)
+		click.echo(f"{job}: {retried:,} failed records queued again.")
+		if wait and retried:
+			sys.exit(_watch(job, context))
+
+
+@bulk_queue_group.command("failures")
+@click.argument("job")
+@click.option(
+	"--csv", "as_csv", is_flag=True, help="CSV with a header row (name, exception, error, attempts)"
+)
+@pass_context
+def failures(context, job, as_csv):
+	"""The failed records of JOB and why."""
+	from bulk_queue import console
+
+	with _site(context):
+		rows = _guarded(console.failures, job)
+		if as_csv:
+			out = csv.writer(sys.stdout)
+			out.writerow(["name", "exception", "error", "attempts", "retried"])
+			for r in rows:
+				out.writerow([r.reference_name, r.exception_type, r.error, r.attempts, r.retried])
+			return
+		if not rows:
+			click.echo(f"{job}: no failed records.")
+		for r in rows:
+			click.echo(f"{r.reference_name}  {r.exception_type}: {r.error}")
+
+
+@bulk_queue_group.command("demo")
+@click.option("--records", default=1000, show_default=True, help="demo ToDos to create and process")
+@click.option("--cleanup", is_flag=True, help="delete the demo ToDos afterwards")
+@pass_context
+def demo(context, records, cleanup):
+	"""Create demo ToDos, close them all with a bulk job and watch it run."""
+	import frappe
+
+	with _site(context):
+		if records <= 0:
+			if cleanup:
+				click.echo(f"Deleted {_delete_demo_todos():,} demo ToDos.")
+			return
+		if not _workers_running("default"):
+			_no_worker()
+		run_tag = f"{DEMO_MARKER} {frappe.generate_hash(length=6)}"
+		_create_demo_todos(records, run_tag)
+		click.echo(f"Created {records:,} demo ToDos, described as {run_tag!r}.")
+		job = _start(
+			doctype="ToDo",
+			action="set_value",
+			filters=[["description", "like", f"{run_tag} #%"]],
+			values={"status": "Closed"},
+		)
+		code = _watch(job, context)
+		url = frappe.utils.get_url()
+		click.echo("")
+		click.echo("Where to look:")
+		click.echo(f"  the job:          {url}/app/bulk-queue-job/{job}")
+		click.echo(f"  its chunk jobs:   {url}/app/rq-job  (Desk -> Background Jobs)")
+		click.echo(f"  the ToDos:        {url}/app/todo?status=Closed")
+		click.echo(f"  from here:        bench --site {_site_name(context)} bulk-queue status {job}")
+		if cleanup:
+			deleted = _delete_demo_todos()
+			click.echo(f"Deleted {deleted:,} demo ToDos.")
+		else:
+			click.echo(
+				f"Remove the demo ToDos with: bench --site {_site_name(context)} bulk-queue demo --records 0 --cleanup"
+			)
+		sys.exit(code)
+
+
+commands = [bulk_queue_group]
+
+
+# -- helpers ------------------------------------------------------------------------------------------
+
+
+class _site:
+	"""Connect to the command's site as ``user`` for the block; disconnect after."""
+
+	def __init__(self, context, user: str = "Administrator") -> None:
+		self.site = get_site(context)
+		self.user = user
+
+	def __enter__(self):
+		import frappe
+
+		frappe.init(site=self.site)
+		frappe.connect()
+		if self.user != "Administrator" and not frappe.db.exists("User", self.user):
+			_fail_input(f"User {self.user} does not exist.")
+		frappe.set_user(self.user)
+		return self
+
+	def __exit__(self, *exc):
+		import frappe
+
+		frappe.destroy()
+		return False
+
+
+def _site_name(context) -> str:
+	return get_site(context)
+
+
+def _active() -> tuple[str, ...]:
+	from bulk_queue.dispatch import ACTIVE
+
+	return ACTIVE
+
+
+def _start(**kwargs) -> str:
+	"""Enqueue through the console API; bad input exits 2 with the message."""
+	from bulk_queue import console
+
+	kwargs = {k: v for k, v in kwargs.items() if v is not None}
+	job = _guarded(console.enqueue, **kwargs)
+	progress = console.status(job)
+	click.echo(f"Started {job}: {progress.get('title')}")
+	return job
+
+
+def _guarded(fn, *args, **kwargs):
+	"""Call ``fn``; a validation or permission error is printed and exits with code 2."""
+	import frappe
+
+	try:
+		return fn(*args, **kwargs)
+	except (frappe.ValidationError, frappe.PermissionError) as e:
+		frappe.db.rollback()
+		message = frappe.utils.strip_html_tags(str(e)) or type(e).__name__
+		frappe.local.message_log = []
+		_fail_input(message)
+
+
+def _fail_input(message: str) -> None:
+	click.secho(f"Error: {message}", fg="red", err=True)
+	sys.exit(EXIT_BAD_INPUT)
+
+
+def _json_arg(option: str, text: str):
+	try:
+		return json.loads(text)
+	except json.JSONDecodeError as e:
+		raise ValueError(f"{option} is not valid JSON: {e.msg} (at character {e.pos}).") from None
+
+
+def _read_ids(stream) -> list[str]:
+	"""Names one per line, or a CSV whose header has a ``name`` (or ``ID``) column."""
+	text = stream.read()
+	lines = [line.strip() for line in text.splitlines() if line.strip()]
+	if not lines:
+		raise ValueError("--ids: no record names given.")
+	header = next(csv.reader([lines[0]]))
+	columns = [h.strip().lower() for h in header]
+	if len(columns) > 1 or columns[0] in ("name", "id"):
+		if "name" not in columns and "id" not in columns:
+			raise ValueError("--ids: a CSV needs a 'name' (or 'ID') column.")
+		key = header[columns.index("name" if "name" in columns else "id")]
+		return [row[key].strip() for row in csv.DictReader(io.StringIO(text)) if (row.get(key) or "").strip()]
+	return lines
+
+
+def _newest_job() -> str:
+	import frappe
+
+	names = frappe.get_list("Bulk Queue Job", pluck="name", order_by="creation desc", limit_page_length=1)
+	if not names:
+		_fail_input("There is no bulk job yet.")
+	return names[0]
+
+
+def _watch(job: str, context) -> int:
+	"""Show progress until the job ends; return the exit code. Ctrl-C asks whether to cancel."""
+	import frappe
+
+	from bulk_queue import console
+	from bulk_queue.utils.terminal import progress_line, summary
+
+	tty = sys.stdout.isatty()
+	queue = frappe.db.get_value("Bulk Queue Job", job, "queue")
+	if not _workers_running(queue):
+		click.secho(
+			f"No worker is listening on the '{queue}' queue, so the job will wait. Start one in another "
+			"terminal with `bench worker` (or `bench start`); the job starts as soon as one runs.",
+			fg="yellow",
+			err=True,
+		)
+	last_line, last_print = "", 0.0
+	try:
+		while True:
+			progress = console.status(job)
+			line = progress_line(progress)
+			if tty:
+				click.echo("\r" + line.ljust(len(last_line)), nl=False)
+			elif line != last_line and (
+				time.monotonic() - last_print >= 5 or progress["status"] not in _active()
+			):
+				click.echo(line)
+				last_print = time.monotonic()
+			last_line = line
+			if progress["status"] not in _active():
+				break
+			time.sleep(0.5 if tty else 1.0)
+	except KeyboardInterrupt:
+		click.echo("")
+		if sys.stdin.isatty() and click.confirm(f"Cancel {job}?", default=False):
+			progress = console.cancel(job)
+			click.echo(f"{job} cancelled; {progress['processed']:,} records were processed.")
+		else:
+			click.echo(
+				f"{job} goes on in the background: bench --site {_site_name(context)} bulk-queue status {job}"
+			)
+		return EXIT_INTERRUPTED
+	if tty:
+		click.echo("")
+	click.echo("\n".join(summary(progress)))
+	if progress["status"] == "Completed":
+		return EXIT_OK
+	failed = console.failures(job, limit=5)
+	for r in failed:
+		click.echo(f"  {r.reference_name}: {r.exception_type}: {r.error}")
+	if progress["failed"] > len(failed):
+		click.echo(f"  … all of them: bench --site {_site_name(context)} bulk-queue failures {job}")
+	return EXIT_FAILED
+
+
+def _workers_running(queue: str) -> bool:
+	"""Whether a live ``bench worker`` listens on ``queue``: registered with a recent heartbeat, and
+	its process alive when it runs on this host (a killed worker stays registered for minutes)."""
+	from datetime import datetime, timezone
+
+	from frappe.utils.background_jobs import get_queue, get_workers
+
+	from bulk_queue.tasks.recovery import process_alive
+
+	now = datetime.now(timezone.utc)
+	for worker in get_workers(get_queue(queue)):
+		beat = worker.last_heartbeat
+		recent = beat and (now - beat.replace(tzinfo=timezone.utc)).total_seconds() < 120
+		if recent and process_alive(worker):
+			return True
+	return False
+
+
+def _no_worker() -> None:
+	click.secho(
+		"No worker is running for this bench, so a bulk job would only wait.\n"
+		"Start one in another terminal and run this again:\n"
+		"    bench worker          (or `bench start` for everything a development bench needs)",
+		fg="yellow",
+		err=True,
+	)
+	sys.exit(EXIT_NO_WORKER)
+
+
+def _create_demo_todos(count: int, run_tag: str) -> list[str]:
+	import frappe
+	from frappe.utils import now_datetime
+
+	now = now_datetime()
+	user = frappe.session.user
+	names = [frappe.generate_hash(length=10) for _ in range(count)]
+	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx"]
+	fields += ["status", "priority", "description", "allocated_to"]
+	rows = [
+		(n, now, now, user, user, 0, 0, "Open", "Medium", f"{run_tag} #{i + 1}", user)
+		for i, n in enumerate(names)
+	]
+	for i in range(0, len(rows), 5000):
+		frappe.db.bulk_insert("ToDo", fields, rows[i : i + 5000])
+	frappe.db.commit()
+	return names
+
+
+def _delete_demo_todos() -> int:
+	import frappe
+
+	deleted = 0
+	while True:
+		names = frappe.get_all(
+			"ToDo", filters={"description": ("like", f"{DEMO_MARKER} %")}, pluck="name", limit=5000
+		)
+		if not names:
+			return deleted
+		frappe.db.delete("ToDo", {"name": ("in", names)})
+		frappe.db.commit()
+		deleted += len(names)

@@ -1,0 +1,135 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""The console API: start, watch and repair bulk jobs from ``bench console``, scripts and patches.
+
+    >>> from bulk_queue import console
+    >>> job = console.enqueue("ToDo", "set_value", filters={"status": "Open"}, values={"status": "Closed"})
+    >>> console.wait(job, on_progress=lambda p: print(p["processed"], "/", p["total"]))
+    >>> console.failures(job)
+
+Every function acts as the current user (``frappe.session.user``), with the same checks as the
+whitelisted API: permissions for the action, a job's requester or a System Manager for the others.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import frappe
+
+from bulk_queue.api import bulk as api
+from bulk_queue.dispatch import ACTIVE
+
+
+def enqueue(
+	doctype: str,
+	action: str,
+	ids: list[str] | str | None = None,
+	filters: Any = None,
+	values: dict | None = None,
+	**options,
+) -> str:
+	"""Start a bulk job and return its name (``BQJ-00001``).
+
+	Args:
+		doctype: the DocType of the records.
+		action: ``save``, ``set_value``, ``set_value_fast``, ``submit``, ``cancel``, ``delete`` or an
+			action registered by an app.
+		ids: record names (a list, or a comma/newline separated string), or
+		filters: ``frappe.get_list`` filters selecting the records (``[]``: every record the user can
+			read).
+		values: the fields to set, for ``set_value`` / ``set_value_fast``.
+		**options: ``chunk_size``, ``queue``, ``timeout``, as for ``enqueue_bulk``.
+
+	Raises:
+		frappe.ValidationError: (or PermissionError) on bad input; nothing is recorded then.
+	"""
+	result = api.enqueue_bulk(
+		doctype=doctype, action=action, ids=ids, filters=filters, values=values, **options
+	)
+	frappe.db.commit()
+	return result["bulk_job"]
+
+
+def status(bulk_job: str) -> dict:
+	"""The job's progress: ``status``, ``total``, ``processed``, ``succeeded``, ``failed``,
+	``percent``, ``rate`` (records/s), ``eta`` and ``elapsed`` (seconds), ``title``."""
+	frappe.db.rollback()  # read what the workers committed, not this transaction's snapshot
+	return api.get_bulk_job_status(bulk_job)
+
+
+def wait(
+	bulk_job: str,
+	*,
+	timeout: float | None = None,
+	interval: float = 1.0,
+	on_progress: Callable[[dict], Any] | None = None,
+) -> dict:
+	"""Block until the job has ended; return its final progress (see ``status``).
+
+	Args:
+		timeout: seconds to wait at most (None: no limit); ``TimeoutError`` after.
+		interval: seconds between looks at the job.
+		on_progress: called with the progress after each look, the final one included.
+	"""
+	deadline = time.monotonic() + timeout if timeout else None
+	while True:
+		progress = status(bulk_job)
+		if on_progress:
+			on_progress(progress)
+		if progress["status"] not in ACTIVE:
+			return progress
+		if deadline and time.monotonic() >= deadline:
+			raise TimeoutError(f"{bulk_job} is still {progress['status']} after {timeout} s")
+		time.sleep(interval)
+
+
+def cancel(bulk_job: str) -> dict:
+	"""Cancel a job that is still Planning, Queued or Running; return its progress."""
+	return api.cancel_bulk_job(bulk_job)
+
+
+def retry_failed(bulk_job: str) -> int:
+	"""Run the failed records of a finished job again; return how many were queued."""
+	return api.retry_failed(bulk_job)["retried"]
+
+
+def failures(bulk_job: str, limit: int | None = None) -> list[dict]:
+	"""The job's failed records, oldest first: ``reference_name``, ``exception_type``, ``error``,
+	``attempts``, ``retried``, ``creation`` (all of them, or the first ``limit``)."""
+	rows: list[dict] = []
+	while limit is None or len(rows) < limit:
+		page_length = 500 if limit is None else min(500, limit - len(rows))
+		page = api.get_failures(bulk_job, start=len(rows), page_length=page_length)["failures"]
+		rows.extend(page)
+		if len(page) < page_length:
+			break
+	return rows
+
+
+def jobs(status: str | None = None, user: str | None = None, limit: int = 20) -> list[dict]:
+	"""Recent bulk jobs the current user may read (newest first), optionally by status and user."""
+	filters = {}
+	if status:
+		filters["status"] = status
+	if user:
+		filters["user"] = user
+	return frappe.get_list(
+		"Bulk Queue Job",
+		filters=filters,
+		fields=[
+			"name",
+			"title",
+			"status",
+			"user",
+			"total",
+			"processed",
+			"succeeded",
+			"failed",
+			"creation",
+		],
+		order_by="creation desc",
+		limit_page_length=limit,
+	)

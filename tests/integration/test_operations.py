@@ -1,0 +1,230 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Operating bulk_queue: the ``bench bulk-queue`` commands run as real subprocesses against the site,
+completion hooks and notifications once per job, and log clearing."""
+
+import json
+import os
+import subprocess
+import time
+
+import frappe
+
+from .conftest import (
+	BENCH,
+	SITE,
+	counters,
+	enqueue,
+	ensure_user,
+	make_records,
+	wait_for_job,
+	wait_until,
+)
+
+
+def bench(*args: str, stdin: str | None = None, timeout: float = 300) -> subprocess.CompletedProcess:
+	"""``bench --site SITE <args>`` as an operator runs it (Frappe's CLI, without the bench wrapper)."""
+	env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
+	return subprocess.run(
+		[str(BENCH / "env/bin/python"), "-m", "frappe.utils.bench_helper", "frappe", "--site", SITE, *args],
+		cwd=BENCH / "sites",
+		env=env,
+		input=stdin,
+		capture_output=True,
+		text=True,
+		timeout=timeout,
+	)
+
+
+def _jobs_count() -> int:
+	frappe.db.rollback()
+	return frappe.db.count("Bulk Queue Job")
+
+
+# -- commands -------------------------------------------------------------------------------------------
+
+
+def test_run_wait_reads_ids_from_stdin_and_exits_0(workers):
+	"""``run --ids - --wait``: names from stdin, a progress line, a summary, exit code 0."""
+	tag, names = make_records(40)
+	workers.start(1)
+	done = bench(
+		"bulk-queue",
+		"run",
+		"BQ Test Record",
+		"--action",
+		"increment_counter",
+		"--ids",
+		"-",
+		"--chunk-size",
+		"15",
+		"--wait",
+		stdin="\n".join(names) + "\n",
+	)
+	assert done.returncode == 0, done.stdout + done.stderr
+	assert "Started BQJ-" in done.stdout and ": Completed" in done.stdout
+	assert "succeeded 40   failed 0   of 40" in done.stdout
+	assert set(counters(tag).values()) == {1}
+
+
+def test_run_wait_exits_1_when_records_fail_and_lists_them(workers):
+	"""Some records fail: exit code 1, and the summary names them with their errors."""
+	tag, names = make_records(12, fail_every=4)
+	ids_file = BENCH / "sites" / SITE / "private" / f"{tag}.csv"
+	ids_file.write_text("name,title\n" + "".join(f"{n},x\n" for n in names))
+	workers.start(1)
+	try:
+		done = bench(
+			"bulk-queue", "run", "BQ Test Record", "--action", "save", "--ids", str(ids_file), "--wait"
+		)
+	finally:
+		ids_file.unlink()
+	assert done.returncode == 1, done.stdout + done.stderr
+	assert "Completed with Errors" in done.stdout and "failed 3" in done.stdout
+	assert "is flagged to fail validation" in done.stdout
+
+
+def test_bad_input_exits_2_and_records_nothing():
+	"""Bad JSON, an unknown action, or ids and filters together: exit 2, a clear message, no job."""
+	before = _jobs_count()
+	cases = [
+		(["--filters", "{not json"], "--filters is not valid JSON"),
+		(["--filters", "{}", "--action", "no_such_action"], "Unknown bulk action"),
+		(["--ids", "-", "--filters", "{}"], "either --ids"),
+	]
+	for extra, message in cases:
+		args = ["bulk-queue", "run", "ToDo", *extra]
+		if "--action" not in extra:
+			args += ["--action", "save"]
+		done = bench(*args, stdin="a\n")
+		assert done.returncode == 2, (extra, done.stdout, done.stderr)
+		assert message in done.stderr, (extra, done.stderr)
+	assert _jobs_count() == before
+
+
+def test_status_json_list_cancel_and_retry(workers):
+	"""``status --json`` parses; ``cancel`` stops a running job; ``retry`` runs its failures again."""
+	_, names = make_records(60, fail_every=20)
+	job = enqueue(
+		doctype="BQ Test Record",
+		ids=names,
+		action="increment_counter",
+		values={"sleep": 0.2},
+		chunk_size=10,
+	)["bulk_job"]
+	status = bench("bulk-queue", "status", job, "--json")
+	assert status.returncode == 0, status.stderr
+	assert json.loads(status.stdout)["status"] == "Queued"
+	listed = bench("bulk-queue", "list", "--status", "Queued")
+	assert job in listed.stdout
+	workers.start(1)
+	wait_until(lambda: frappe.db.get_value("Bulk Queue Job", job, "processed") >= 5, timeout=60)
+	cancelled = bench("bulk-queue", "cancel", job)
+	assert cancelled.returncode == 0 and "Cancelled" in cancelled.stdout, cancelled.stdout
+	assert wait_for_job(job).status == "Cancelled"
+
+	failing = enqueue(doctype="BQ Test Record", ids=names[:20], action="save")["bulk_job"]
+	assert wait_for_job(failing).status == "Completed with Errors"
+	frappe.db.sql("update `tabBQ Test Record` set fail_validation=0 where name in %s", [names[:20]])
+	frappe.db.commit()
+	retried = bench("bulk-queue", "retry", failing, "--wait")
+	assert retried.returncode == 0, retried.stdout + retried.stderr
+	assert "1 failed records queued again" in retried.stdout
+	shown = bench("bulk-queue", "failures", failing, "--csv")
+	assert shown.stdout.splitlines()[0] == "name,exception,error,attempts,retried"
+
+
+def test_demo_without_a_worker_says_so_within_seconds():
+	"""``demo`` with no worker running: a plain message on how to start one, exit 3, no demo rows."""
+	started = time.monotonic()
+	done = bench("bulk-queue", "demo", "--records", "5", timeout=60)
+	assert done.returncode == 3, done.stdout + done.stderr
+	assert "No worker is running" in done.stderr and "bench worker" in done.stderr
+	assert time.monotonic() - started < 30
+	frappe.db.rollback()
+	assert not frappe.db.count("ToDo", {"description": ("like", "bulk_queue demo %")})
+
+
+def test_demo_runs_the_main_job_and_cleans_up(workers):
+	"""``demo --records 30 --cleanup``: creates ToDos, closes them in a bulk job, shows where to
+	look, removes its rows."""
+	workers.start(1)
+	done = bench("bulk-queue", "demo", "--records", "30", "--cleanup")
+	assert done.returncode == 0, done.stdout + done.stderr
+	for text in ("Created 30 demo ToDos", "Completed", "succeeded 30", "/app/bulk-queue-job/BQJ-"):
+		assert text in done.stdout, (text, done.stdout)
+	assert "Deleted 30 demo ToDos" in done.stdout
+	frappe.db.rollback()
+	assert not frappe.db.count("ToDo", {"description": ("like", "bulk_queue demo %")})
+
+
+# -- when a job ends ------------------------------------------------------------------------------------
+
+
+def test_hooks_fire_once_even_when_chunks_end_together(workers):
+	"""Two chunks finishing at the same moment on two workers: on_complete and on_success run once;
+	a failing hook is logged and changes nothing."""
+	from bulk_queue_fixtures.actions import hook_calls
+
+	_, names = make_records(20)
+	job = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=10)["bulk_job"]
+	workers.start(2)
+	done = wait_for_job(job)
+	assert done.status == "Completed"
+	wait_until(lambda: hook_calls(job).get("on_success:Completed"), timeout=30, message="hooks")
+	time.sleep(1)
+	assert hook_calls(job) == {"on_complete:Completed": 1, "on_success:Completed": 1}
+	assert frappe.db.exists(
+		"Error Log",
+		{"reference_doctype": "Bulk Queue Job", "reference_name": job, "method": ("like", "%failing_hook%")},
+	)
+	assert frappe.db.get_value("Bulk Queue Job", job, "status") == "Completed"
+
+
+def test_failure_hook_and_notification_to_the_requester_only(workers):
+	"""A job with failures calls on_failure once and leaves one Notification Log, for its requester."""
+	from bulk_queue_fixtures.actions import hook_calls
+
+	user = ensure_user("bq-ops-manager@example.com", ["System Manager"])
+	other = ensure_user("bq-ops-other@example.com", ["System Manager"])
+	_, names = make_records(8, fail_every=4)
+	frappe.set_user(user)
+	job = enqueue(doctype="BQ Test Record", ids=names, action="save")["bulk_job"]
+	frappe.set_user("Administrator")
+	workers.start(1)
+	assert wait_for_job(job).status == "Completed with Errors"
+	wait_until(lambda: hook_calls(job).get("on_failure:Completed with Errors"), timeout=30)
+	assert hook_calls(job) == {"on_complete:Completed with Errors": 1, "on_failure:Completed with Errors": 1}
+	logs = frappe.get_all(
+		"Notification Log", filters={"document_name": job}, fields=["for_user", "subject", "type"]
+	)
+	assert len(logs) == 1 and logs[0].for_user == user and logs[0].type == "Alert"
+	assert "6 of 8 records succeeded, 2 failed" in logs[0].subject
+	assert not frappe.db.exists("Notification Log", {"document_name": job, "for_user": other})
+
+
+def test_log_clearing_removes_old_finished_jobs_with_their_rows_only(workers):
+	"""Frappe's log clearing removes finished jobs older than the limit with their chunks and failure
+	rows; active and recent jobs, and everything else, stay."""
+	from bulk_queue.bulk_queue.doctype.bulk_queue_job.bulk_queue_job import BulkQueueJob
+
+	_, names = make_records(6, fail_every=3)
+	old = enqueue(doctype="BQ Test Record", ids=names, action="save", chunk_size=3)["bulk_job"]
+	recent = enqueue(doctype="BQ Test Record", ids=names[:2], action="save")["bulk_job"]
+	workers.start(1)
+	wait_for_job(old)
+	wait_for_job(recent)
+	workers.stop()
+	active = enqueue(doctype="BQ Test Record", ids=names[2:4], action="save")["bulk_job"]
+	for job in (old, active):
+		frappe.db.sql("update `tabBulk Queue Job` set modified = now() - interval 100 day where name=%s", job)
+	frappe.db.commit()
+	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": old}) == 2
+	other_failures = frappe.db.count("Bulk Queue Failure", {"bulk_job": ("!=", old)})
+	BulkQueueJob.clear_old_logs(days=90)
+	frappe.db.commit()
+	assert not frappe.db.exists("Bulk Queue Job", old)
+	assert not frappe.db.count("Bulk Queue Chunk", {"bulk_job": old})
+	assert not frappe.db.count("Bulk Queue Failure", {"bulk_job": old})
+	assert frappe.db.exists("Bulk Queue Job", recent) and frappe.db.exists("Bulk Queue Job", active)
+	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": ("!=", old)}) == other_failures

@@ -32,6 +32,7 @@ import statistics
 import sys
 import threading
 import time
+import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -133,32 +134,81 @@ def bench_desk(frappe, args, workers, rows) -> None:
 
 def bench_fast(frappe, args, workers, rows) -> None:
 	workers.ensure(1, chain=True)
+	n = args.fast_records
 	for round_no in range(1, args.rounds + 1):
-		names = insert_todos(frappe, args.fast_records)
-		started = time.perf_counter()
-		for i in range(0, len(names), 1000):
-			frappe.db.sql(
-				"""update `tabToDo` set priority='High', modified=now(6), modified_by=%s
-				where name in %s""",
-				(USER, names[i : i + 1000]),
+		for doctype in FAST_DOCTYPES:
+			change = FAST_CHANGE[doctype]
+			names = insert_rows(frappe, doctype, n)
+			started = time.perf_counter()
+			for i in range(0, len(names), 1000):
+				frappe.db.sql(
+					f"""update `tab{doctype}` set `{change[0]}`=%s, modified=now(6), modified_by=%s
+					where name in %s""",
+					(change[1], USER, names[i : i + 1000]),
+				)
+				frappe.db.commit()
+			raw = time.perf_counter() - started
+			delete_rows(frappe, doctype, names)
+			names = insert_rows(frappe, doctype, n)
+			fast = run_job(
+				frappe,
+				doctype=doctype,
+				filters=tag_filter(names, doctype),
+				action="set_value_fast",
+				values=dict([change]),
+				chunk_size=1000,
 			)
-			frappe.db.commit()
-		raw = time.perf_counter() - started
-		delete_todos(frappe, names)
-		names = insert_todos(frappe, args.fast_records)
-		fast = run_job(
-			frappe, names=None, filters=tag_filter(names), action="set_value_fast", chunk_size=1000
-		)
-		delete_todos(frappe, names)
+			delete_rows(frappe, doctype, names)
+			key = doctype.lower()
+			record(rows, "fast", round_no, f"raw_sql_update_{key}", n, raw)
+			record(
+				rows,
+				"fast",
+				round_no,
+				f"bq_fast_1w_{key}",
+				n,
+				fast,
+				ratio=raw / fast,
+				ratio_to=f"raw_sql_update_{key}",
+			)
+			if doctype == "ToDo":
+				fast_todo = fast
 		names = insert_todos(frappe, args.records)
 		save = run_job(frappe, names=names, action="set_value")
 		delete_todos(frappe, names)
-		n = args.fast_records
-		record(rows, "fast", round_no, "raw_sql_update", n, raw)
-		record(rows, "fast", round_no, "bq_fast_1w", n, fast, ratio=raw / fast, ratio_to="raw_sql_update")
-		record(rows, "fast", round_no, "bq_save_1w", args.records, save)
-		speedup = (n / fast) / (args.records / save)
-		rows.append(row("fast", round_no, "bq_fast_vs_save", n, None, ratio=speedup, ratio_to="bq_save_1w"))
+		record(rows, "fast", round_no, "bq_save_1w_todo", args.records, save)
+		speedup = (n / fast_todo) / (args.records / save)
+		rows.append(
+			row("fast", round_no, "bq_fast_vs_save_todo", n, None, ratio=speedup, ratio_to="bq_save_1w_todo")
+		)
+
+
+# ToDo has a has_permission hook (checked per record); Comment has none (checked per batch).
+FAST_DOCTYPES = ("ToDo", "Comment")
+FAST_CHANGE = {"ToDo": ("priority", "High"), "Comment": ("seen", 1)}
+
+
+def insert_rows(frappe, doctype: str, count: int) -> list[str]:
+	if doctype == "ToDo":
+		return insert_todos(frappe, count)
+	from frappe.utils import now_datetime
+
+	tag = f"bench-{uuid.uuid4().hex[:10]}"
+	now = now_datetime()
+	names = [f"{tag}-{i:07d}" for i in range(count)]
+	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx"]
+	fields += ["comment_type", "reference_doctype", "reference_name", "content", "seen"]
+	rows = [(n, now, now, USER, USER, 0, 0, "Comment", "ToDo", tag, f"<p>{tag}</p>", 0) for n in names]
+	for i in range(0, len(rows), 5000):
+		frappe.db.bulk_insert("Comment", fields, rows[i : i + 5000])
+	frappe.db.commit()
+	return names
+
+
+def delete_rows(frappe, doctype: str, names: list[str]) -> None:
+	for i in range(0, len(names), 5000):
+		frappe.db.delete(doctype, {"name": ("in", names[i : i + 5000])})
+	frappe.db.commit()
 
 
 # -- 3. planning 100,000 names ----------------------------------------------------------------------------
@@ -279,18 +329,20 @@ def bench_first(frappe, args, workers, rows) -> None:
 # -- helpers ---------------------------------------------------------------------------------------------------
 
 
-def run_job(frappe, *, action, names=None, filters=None, chunk_size=None, timeout=3600) -> float:
+def run_job(
+	frappe, *, action, names=None, filters=None, chunk_size=None, timeout=3600, doctype="ToDo", values=None
+) -> float:
 	"""Seconds from ``enqueue_bulk`` (as the benchmark user) to the job's final status."""
 	from bulk_queue.api.bulk import enqueue_bulk
 
 	frappe.set_user(USER)
 	started = time.perf_counter()
 	result = enqueue_bulk(
-		doctype="ToDo",
+		doctype=doctype,
 		action=action,
 		ids=names,
 		filters=filters,
-		values={"priority": "High"},
+		values=values or {"priority": "High"},
 		chunk_size=chunk_size,
 	)
 	frappe.set_user("Administrator")
@@ -310,10 +362,10 @@ def wait_for_planning(frappe, bulk_job: str, timeout: float = 1800) -> float:
 	raise TimeoutError(f"{bulk_job} still Planning after {timeout} s")
 
 
-def tag_filter(names: list[str]) -> list[list]:
-	"""The list-view filter that selects one batch of benchmark ToDos (their description holds the tag)."""
+def tag_filter(names: list[str], doctype: str = "ToDo") -> list[list]:
+	"""The list-view filter that selects one batch of benchmark rows (their text holds the tag)."""
 	tag = names[0].rsplit("-", 1)[0]
-	return [["description", "like", f"%{tag}%"]]
+	return [["description" if doctype == "ToDo" else "content", "like", f"%{tag}%"]]
 
 
 def delete_tagged(frappe, pattern: str) -> None:
@@ -355,7 +407,13 @@ def record(rows, benchmark, round_no, scenario, records, seconds, **kwargs) -> N
 
 
 def write_csv(path: Path, rows: list[dict], machine: str) -> None:
+	"""Write ``rows``, keeping the rows of benchmarks this run did not repeat (a partial re-run)."""
 	path.parent.mkdir(parents=True, exist_ok=True)
+	if path.exists():
+		ran = {r["benchmark"] for r in rows}
+		lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
+		kept = [r for r in csv.DictReader(lines) if r["benchmark"] not in ran]
+		rows = kept + rows
 	with path.open("w", newline="") as f:
 		f.write(f"# {machine}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
 		writer = csv.DictWriter(f, fieldnames=list(rows[0]))

@@ -1,9 +1,10 @@
 # Copyright (c) 2026, bulk_queue contributors
 # For license information, please see license.txt
-"""Bar chart of a ``speed.py`` result: records per second of each scenario, one bar per round.
+"""Bar chart of a ``speed.py`` or ``scale.py`` result: records per second of each scenario.
 
 /opt/frappe-bench/env/bin/pip install matplotlib   # once
 /opt/frappe-bench/env/bin/python benchmarks/plot.py docs/benchmarks/speed.csv docs/benchmarks/speed.png
+/opt/frappe-bench/env/bin/python benchmarks/plot.py docs/benchmarks/scale.csv docs/benchmarks/scale.png
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ def main(source: str, target: str) -> None:
 	lines = Path(source).read_text().splitlines()
 	machine = lines[0].lstrip("# ").strip() if lines and lines[0].startswith("#") else ""
 	rows = list(csv.DictReader(line for line in lines if not line.startswith("#")))
+	if rows and "benchmark" in rows[0]:
+		return plot_scale(plt, rows, machine, target)
 	rates: dict[str, list[float]] = defaultdict(list)
 	ratios: dict[str, list[float]] = defaultdict(list)
 	for row in rows:
@@ -45,6 +48,29 @@ def main(source: str, target: str) -> None:
 	ax.set_ylabel("records per second (median; dots: rounds)")
 	ax.set_title(f"Changing {rows[0]['records']} ToDos\n{machine}", fontsize=9)
 	ax.set_ylim(0, max(max(v) for v in rates.values()) * 1.3)
+	fig.tight_layout()
+	fig.savefig(target, dpi=110)
+	print(f"wrote {target}")
+
+
+def plot_scale(plt, rows: list[dict], machine: str, target: str) -> None:
+	"""Records per second of every timed scenario of ``scale.py`` (log scale: from a save loop to raw
+	SQL), medians of the rounds."""
+	rates: dict[str, list[float]] = defaultdict(list)
+	for row in rows:
+		if row["records_per_s"] and int(row["records"]) > 1 and not row["scenario"].startswith("enqueue"):
+			rates[f"{row['scenario']}\n({int(row['records']):,})"].append(float(row["records_per_s"]))
+	labels = sorted(rates, key=lambda k: statistics.median(rates[k]))
+	medians = [statistics.median(rates[k]) for k in labels]
+	fig, ax = plt.subplots(figsize=(10, 0.45 * len(labels) + 1.5))
+	bars = ax.barh(labels, medians, color="#5e64ff")
+	ax.set_xscale("log")
+	for bar, value in zip(bars, medians, strict=True):
+		ax.annotate(f" {value:,.0f}/s", (value, bar.get_y() + bar.get_height() / 2), va="center", fontsize=8)
+	ax.set_xlabel("records per second (median of rounds, log scale)")
+	ax.set_title(f"bulk_queue at scale\n{machine}", fontsize=9)
+	ax.tick_params(axis="y", labelsize=7)
+	ax.set_xlim(right=max(medians) * 8)
 	fig.tight_layout()
 	fig.savefig(target, dpi=110)
 	print(f"wrote {target}")

@@ -256,18 +256,20 @@ def _has_user_permissions(user: str) -> bool:
 
 
 def _clear_document_cache(doctype: str, names: list[str]) -> None:
+	"""Forget the records' cached documents once the change is committed (or rolled back), as
+	``frappe.clear_document_cache`` does, with one Redis call per batch instead of two per record."""
 	key_of = getattr(frappe, "get_document_cache_key", None)
 	if not key_of:
 		for name in names:
 			frappe.clear_document_cache(doctype, name)
 		return
-	keys = [key_of(doctype, name) for name in names]
+	keys = [frappe.cache.make_key(key_of(doctype, name)) for name in names]
 
 	def clear():
-		frappe.cache.delete_value(keys)
+		frappe.cache.delete_value(keys, make_keys=False)
 
-	clear()
 	frappe.db.after_commit.add(clear)
+	frappe.db.after_rollback.add(clear)
 
 
 def _workflow_state_field(doctype: str) -> str | None:

@@ -531,7 +531,9 @@ class ChunkRunner:
 		if finished:
 			completion.after_end(self.job.name)
 		elif final:
-			recovery.check_job(self.job.name, throttle=False)
+			# Look for lost siblings: every few seconds while this process goes on with the job's next
+			# chunk, and always when it stops (it may be the job's last running chunk).
+			recovery.check_job(self.job.name, throttle=bool(following))
 		if continue_later:
 			raise _Stop
 		self._start_batch()

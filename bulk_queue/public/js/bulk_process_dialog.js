@@ -88,14 +88,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 					label: __("Value"),
 					depends_on: set_value_only,
 				},
-				{
-					fieldtype: "HTML",
-					fieldname: "fast_note",
-					depends_on: "eval:doc.action==='set_value_fast'",
-					options: `<div class="alert alert-warning bq-fast-note">${__(
-						"Writes the value with batched SQL: no validation, no controller hooks, no Version history, only draft records. Permissions still apply.",
-					)}</div>`,
-				},
+				{ fieldtype: "HTML", fieldname: "fast_note" },
 				// No reqd fields in this collapsed section: Frappe's dialog checks them for the
 				// collapse state before it has values. Empty means the default, on the server too.
 				{
@@ -180,6 +173,14 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			const status = (this.options.fields || []).find((df) => /status/i.test(df.fieldname));
 			if (status) this.dialog.set_value("field", status.fieldname);
 		}
+		// The fast path skips what a save does: say so where the choice is made.
+		this.dialog.fields_dict.fast_note.$wrapper.html(
+			action === "set_value_fast"
+				? `<div class="alert alert-warning bq-fast-note">${__(
+						"Writes the value with batched SQL: no validation, no controller hooks, no Version history, only draft records. Permissions still apply.",
+					)}</div>`
+				: "",
+		);
 		const label = action === "delete" ? __("Delete") : __("Start");
 		this.dialog.set_primary_action(label, () => this.start());
 		this.dialog.get_primary_btn().toggleClass("btn-danger", action === "delete");

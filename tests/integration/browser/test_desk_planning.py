@@ -1,0 +1,59 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""A selection too large to take in the request, from Desk: the job shows Planning with an estimate
+until its planner has selected the records, then runs to the exact total. And the fast path's
+warning in the dialog."""
+
+from __future__ import annotations
+
+import frappe
+
+from ..conftest import Workers, make_todos
+from .test_desk import DIALOG, _card, _newest_job, _open_from_menu, _start, _user, _wait_for_card_status
+
+
+def test_large_selection_shows_planning_then_the_exact_total(open_desk, site_conf):
+	"""No worker yet: the tray card and the job form say Planning, ~N and when the selection was
+	taken; once a worker runs, the planner selects, the job completes with the exact total."""
+	site_conf(bulk_queue_plan_inline_max=50, bulk_queue_plan_page_size=40)
+	user = _user("bq-desk-planning")
+	_, mine = make_todos(130, allocated_to=user)
+	desk = open_desk(user)
+	desk.open("/app/todo?status=Open")
+	desk.wait_for_realtime()
+	_open_from_menu(desk.page)
+	dialog = desk.page.locator(DIALOG)
+	dialog.locator("select[data-fieldname='action']").select_option("set_value_fast")
+	assert dialog.locator(".bq-fast-note").is_visible()
+	dialog.locator("select[data-fieldname='field']").select_option("priority")
+	dialog.locator("select[data-fieldname='value']").select_option("High")
+	desk.screenshot("dialog-fast-path")
+	_start(desk.page)
+
+	job = _newest_job(user)
+	desk.page.wait_for_selector(DIALOG, state="detached")
+	card = _card(desk.page, job)
+	assert card.get_attribute("data-status") == "Planning"
+	assert "~130" in card.locator(".bq-count").inner_text()
+	assert "Selecting records" in card.locator(".bq-speed").inner_text()
+	desk.screenshot("tray-planning")
+	desk.open(f"/app/bulk-queue-job/{job}")
+	desk.page.wait_for_selector(".indicator-pill:has-text('Planning')")
+	assert "Selecting records" in desk.page.locator(".form-dashboard .progress-area").inner_text()
+	assert desk.page.locator("[data-fieldname='selected_at'] .control-value").inner_text().strip()
+	desk.screenshot("job-form-planning")
+
+	workers = Workers()
+	try:
+		workers.start(1)
+		desk.open("/app/todo?status=Open")
+		_wait_for_card_status(desk.page, job, ("Completed",), timeout=120_000)
+	finally:
+		workers.stop()
+	card = _card(desk.page, job)
+	assert "130 of 130" in card.locator(".bq-count").inner_text()
+	frappe.db.rollback()
+	assert set(frappe.get_all("ToDo", {"name": ("in", mine)}, pluck="priority")) == {"High"}
+	saved = frappe.db.get_value("Bulk Queue Job", job, ["total", "expected", "title"], as_dict=True)
+	assert (saved.total, saved.expected) == (130, 130) and "130" in saved.title
+	assert not desk.real_errors(), desk.real_errors()

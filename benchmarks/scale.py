@@ -106,8 +106,14 @@ def bench_desk(frappe, args, workers, rows) -> None:
 		names = insert_todos(frappe, 500)
 		bq = run_job(frappe, names=names, action="set_value")
 		delete_todos(frappe, names)
+		workers.ensure(2, chain=True)
+		names = insert_todos(frappe, 500)
+		bq2 = run_job(frappe, names=names, action="set_value")
+		delete_todos(frappe, names)
+		workers.ensure(1, chain=True)
 		record(rows, "desk", round_no, "desk_bulk_edit_500", 500, desk)
 		record(rows, "desk", round_no, "bq_1w_500", 500, bq, ratio=desk / bq, ratio_to="desk_bulk_edit_500")
+		record(rows, "desk", round_no, "bq_2w_500", 500, bq2, ratio=desk / bq2, ratio_to="desk_bulk_edit_500")
 
 	names = insert_todos(frappe, 501)
 	try:
@@ -407,12 +413,12 @@ def record(rows, benchmark, round_no, scenario, records, seconds, **kwargs) -> N
 
 
 def write_csv(path: Path, rows: list[dict], machine: str) -> None:
-	"""Write ``rows``, keeping the rows of benchmarks this run did not repeat (a partial re-run)."""
+	"""Write ``rows``, keeping the rows of scenarios this run did not repeat (a partial re-run)."""
 	path.parent.mkdir(parents=True, exist_ok=True)
 	if path.exists():
-		ran = {r["benchmark"] for r in rows}
+		ran = {(r["benchmark"], r["scenario"]) for r in rows}
 		lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
-		kept = [r for r in csv.DictReader(lines) if r["benchmark"] not in ran]
+		kept = [r for r in csv.DictReader(lines) if (r["benchmark"], r["scenario"]) not in ran]
 		rows = kept + rows
 	with path.open("w", newline="") as f:
 		f.write(f"# {machine}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")

@@ -17,6 +17,8 @@ import time
 import click
 from frappe.commands import get_site, pass_context
 
+from bulk_queue.preload import warm_worker
+
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NO_WORKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEMO_MARKER = "bulk_queue demo"
 
@@ -209,6 +211,10 @@ def demo(context, records, cleanup):
 
 
 commands = [bulk_queue_group]
+
+# Frappe imports this module in every `bench` process; in a worker, import once what every job's first
+# save would otherwise import again in each forked work horse (see bulk_queue/preload.py).
+warm_worker()
 
 
 # -- helpers ------------------------------------------------------------------------------------------

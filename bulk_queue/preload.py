@@ -55,12 +55,9 @@ MODULES = (
 	"sql_metadata",
 	"sqlparse",
 	"_strptime",
-	# bulk_queue's own worker code
-	"bulk_queue.tasks.bulk",
-	"bulk_queue.tasks.planning",
-	"bulk_queue.fast_path",
-	"bulk_queue.completion",
 )
+# Not bulk_queue's own modules (nor any app's): each job still imports the app code on disk, so an
+# update takes effect at the next job, as it did before, without restarting the workers.
 
 WORKER_COMMANDS = ("worker", "worker-pool")
 

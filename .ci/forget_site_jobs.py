@@ -12,8 +12,7 @@ bench's sites folder with the bench's Python: ``python forget_site_jobs.py SITE`
 import sys
 
 import frappe
-from frappe.utils.background_jobs import get_redis_conn
-from rq import Queue
+from frappe.utils.background_jobs import get_queues, get_redis_conn
 from rq.job import Job
 from rq.registry import (
 	CanceledJobRegistry,
@@ -37,8 +36,9 @@ REGISTRIES = (
 def main(site: str) -> int:
 	with frappe.init_site():
 		connection = get_redis_conn()
+		queues = get_queues(connection)  # this bench's queues only
 	removed = 0
-	for queue in Queue.all(connection=connection):
+	for queue in queues:
 		ids = set(queue.get_job_ids())
 		for registry in REGISTRIES:
 			# Read the sorted set itself: get_job_ids() first "cleans up", which runs the very failure
@@ -46,15 +46,9 @@ def main(site: str) -> int:
 			key = registry(queue=queue).key
 			ids |= {i.decode() if isinstance(i, bytes) else i for i in connection.zrange(key, 0, -1)}
 		for job_id in ids:
-			if not job_id.startswith(f"{site}::"):
-				try:
-					job = Job.fetch(job_id, connection=connection)
-					if (job.kwargs or {}).get("site") != site:
-						continue
-				except Exception:
-					continue
-			else:
-				job = Job(job_id, connection=connection)
+			if not job_id.startswith(f"{site}::"):  # Frappe prefixes every job id with its site
+				continue
+			job = Job(job_id, connection=connection)
 			for registry in REGISTRIES:
 				connection.zrem(registry(queue=queue).key, job_id)
 			queue.remove(job_id)

@@ -34,7 +34,7 @@ def bulk_queue_group():
 @click.option(
 	"--ids",
 	"ids_file",
-	type=click.File("r"),
+	type=click.File("r", encoding="utf-8-sig"),
 	help="names, one per line, or a CSV with a name column; - for stdin",
 )
 @click.option("--filters", help='frappe.get_list filters as JSON, e.g. \'{"status": "Open"}\'')
@@ -83,7 +83,7 @@ def status(context, job, as_json):
 
 	with _site(context):
 		job = job or _newest_job()
-		progress = console.status(job)
+		progress = _guarded(console.status, job)
 		if as_json:
 			click.echo(json.dumps(progress, default=str, indent=1))
 		elif progress["status"] in _active():
@@ -165,7 +165,8 @@ def failures(context, job, as_csv):
 		if not rows:
 			click.echo(f"{job}: no failed records.")
 		for r in rows:
-			click.echo(f"{r.reference_name}  {r.exception_type}: {r.error}")
+			retried = "  (retried)" if r.retried else ""
+			click.echo(f"{r.reference_name}  {r.exception_type}: {r.error}{retried}")
 
 
 @bulk_queue_group.command("demo")
@@ -200,7 +201,11 @@ def demo(context, records, cleanup):
 		click.echo(f"  its chunk jobs:   {url}/app/rq-job  (Desk -> Background Jobs)")
 		click.echo(f"  the ToDos:        {url}/app/todo?status=Closed")
 		click.echo(f"  from here:        bench --site {_site_name(context)} bulk-queue status {job}")
-		if cleanup:
+		if cleanup and code == EXIT_INTERRUPTED and console_status_active(job):
+			click.echo(
+				"The demo job still runs: its ToDos stay. Remove them later with --records 0 --cleanup."
+			)
+		elif cleanup:
 			deleted = _delete_demo_todos()
 			click.echo(f"Deleted {deleted:,} demo ToDos.")
 		else:
@@ -242,6 +247,12 @@ class _site:
 
 		frappe.destroy()
 		return False
+
+
+def console_status_active(job: str) -> bool:
+	from bulk_queue import console
+
+	return console.status(job)["status"] in _active()
 
 
 def _site_name(context) -> str:
@@ -298,9 +309,7 @@ def _read_ids(stream) -> list[str]:
 		raise ValueError("--ids: no record names given.")
 	header = next(csv.reader([lines[0]]))
 	columns = [h.strip().lower() for h in header]
-	if len(columns) > 1 or columns[0] in ("name", "id"):
-		if "name" not in columns and "id" not in columns:
-			raise ValueError("--ids: a CSV needs a 'name' (or 'ID') column.")
+	if "name" in columns or "id" in columns:  # a CSV export; otherwise one name per line
 		key = header[columns.index("name" if "name" in columns else "id")]
 		return [row[key].strip() for row in csv.DictReader(io.StringIO(text)) if (row.get(key) or "").strip()]
 	return lines
@@ -349,20 +358,14 @@ def _watch(job: str, context) -> int:
 			time.sleep(0.5 if tty else 1.0)
 	except KeyboardInterrupt:
 		click.echo("")
-		if sys.stdin.isatty() and click.confirm(f"Cancel {job}?", default=False):
-			progress = console.cancel(job)
-			click.echo(f"{job} cancelled; {progress['processed']:,} records were processed.")
-		else:
-			click.echo(
-				f"{job} goes on in the background: bench --site {_site_name(context)} bulk-queue status {job}"
-			)
+		_offer_cancel(job, context)
 		return EXIT_INTERRUPTED
 	if tty:
 		click.echo("")
 	click.echo("\n".join(summary(progress)))
 	if progress["status"] == "Completed":
 		return EXIT_OK
-	failed = console.failures(job, limit=5)
+	failed = [r for r in console.failures(job, limit=50) if not r.retried][:5]
 	for r in failed:
 		click.echo(f"  {r.reference_name}: {r.exception_type}: {r.error}")
 	if progress["failed"] > len(failed):
@@ -370,22 +373,42 @@ def _watch(job: str, context) -> int:
 	return EXIT_FAILED
 
 
-def _workers_running(queue: str) -> bool:
-	"""Whether a live ``bench worker`` listens on ``queue``: registered with a recent heartbeat, and
-	its process alive when it runs on this host (a killed worker stays registered for minutes)."""
-	from datetime import datetime, timezone
+def _offer_cancel(job: str, context) -> None:
+	"""After Ctrl-C: ask whether to cancel the job (only with a terminal to ask); it goes on otherwise."""
+	import frappe
 
+	from bulk_queue import console
+
+	try:
+		wanted = sys.stdin.isatty() and click.confirm(f"Cancel {job}?", default=False)
+	except (click.Abort, KeyboardInterrupt):
+		wanted = False
+		click.echo("")
+	if not wanted:
+		click.echo(
+			f"{job} goes on in the background: bench --site {_site_name(context)} bulk-queue status {job}"
+		)
+		return
+	# The interrupt may have landed inside a query: start from a fresh connection.
+	try:
+		frappe.db.close()
+	except Exception:
+		pass
+	frappe.connect()
+	progress = console.cancel(job)
+	click.echo(f"{job} cancelled; {progress['processed']:,} records were processed.")
+
+
+def _workers_running(queue: str) -> bool:
+	"""Whether a live ``bench worker`` listens on ``queue``: registered (RQ drops a worker's registration
+	minutes after it stops heart-beating; an idle worker beats only every few minutes, so its
+	registration, not its last beat, is the sign of life), and its process alive when it runs on this
+	host (a killed worker stays registered for minutes)."""
 	from frappe.utils.background_jobs import get_queue, get_workers
 
 	from bulk_queue.tasks.recovery import process_alive
 
-	now = datetime.now(timezone.utc)
-	for worker in get_workers(get_queue(queue)):
-		beat = worker.last_heartbeat
-		recent = beat and (now - beat.replace(tzinfo=timezone.utc)).total_seconds() < 120
-		if recent and process_alive(worker):
-			return True
-	return False
+	return any(process_alive(worker) for worker in get_workers(get_queue(queue)))
 
 
 def _no_worker() -> None:

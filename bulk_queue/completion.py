@@ -21,22 +21,20 @@ import frappe
 from frappe import _
 
 JOB = "Bulk Queue Job"
+FINAL = ("Completed", "Completed with Errors", "Failed", "Cancelled")
 
 
 def after_end(bulk_job: str) -> None:
 	"""Call after the commit that gave the job its final status (any process, any number of times):
-	exactly one call does the work."""
-	if not _claim(bulk_job):
+	exactly one call does the work. Should the process that ended the job die before that, recovery's
+	sweep (``sweep``) does it a minute later."""
+	status = _claim(bulk_job)
+	if not status:
 		return
 	job = frappe.get_doc(JOB, bulk_job)
-	try:
-		_notify(job)
-		frappe.db.commit()
-	except Exception:
-		frappe.db.rollback()
-		frappe.log_error(title="bulk_queue: could not notify", reference_doctype=JOB, reference_name=bulk_job)
-		frappe.db.commit()
-	for method in hooks_for(job.status):
+	job.status = status  # as it ended, whatever a Retry Failed did since
+	_notify(job)
+	for method in hooks_for(status):
 		try:
 			frappe.get_attr(method)(job)
 			frappe.db.commit()
@@ -58,53 +56,64 @@ def hooks_for(status: str) -> list[str]:
 	return methods
 
 
-def _claim(bulk_job: str) -> bool:
-	"""Mark the job's end as handled; False when it is not ended or was handled already."""
+def sweep(older_than: int = 60) -> int:
+	"""Handle the ends nobody handled (the process that ended the job died first); from recovery."""
+	names = frappe.db.sql_list(
+		f"""select name from `tab{JOB}` where notified=0 and status in %s
+		and ended_at < now() - interval %s second""",
+		(FINAL, older_than),
+	)
+	for name in names:
+		after_end(name)
+	return len(names)
+
+
+def _claim(bulk_job: str) -> str | None:
+	"""Mark the job's end as handled; return its final status, or None when it is not ended or was
+	handled already."""
 	frappe.db.rollback()
 	row = frappe.db.sql(
 		f"select status, notified from `tab{JOB}` where name=%s for update", bulk_job, as_dict=True
 	)
-	if (
-		not row
-		or row[0].notified
-		or row[0].status
-		not in (
-			"Completed",
-			"Completed with Errors",
-			"Failed",
-			"Cancelled",
-		)
-	):
+	if not row or row[0].notified or row[0].status not in FINAL:
 		frappe.db.rollback()
-		return False
+		return None
 	frappe.db.sql(f"update `tab{JOB}` set notified=1 where name=%s", bulk_job)
 	frappe.db.commit()
-	return True
+	return row[0].status
 
 
 def _notify(job) -> None:
 	"""A Notification Log for the requester (the bell in Desk), and an email if they asked for one.
-	A job they cancelled themselves needs no news."""
+	A job they cancelled needs no news. Neither can change the job's outcome: failures are logged."""
 	if not job.user or job.user == "Guest" or job.status == "Cancelled":
 		return
-	subject = _("{0} {1}: {2}").format(job.name, _(job.status).lower(), job.title or "")
+	subject = _("{0}: {1} - {2}").format(job.name, _(job.status), job.title or "")
 	counts = _("{0} of {1} records succeeded, {2} failed.").format(
 		frappe.format_value(job.succeeded, {"fieldtype": "Int"}),
 		frappe.format_value(job.total, {"fieldtype": "Int"}),
 		frappe.format_value(job.failed, {"fieldtype": "Int"}),
 	)
-	frappe.get_doc(
-		{
-			"doctype": "Notification Log",
-			"for_user": job.user,
-			"type": "Alert",
-			"document_type": JOB,
-			"document_name": job.name,
-			"subject": f"{subject} - {counts}",
-			"email_content": counts,
-		}
-	).insert(ignore_permissions=True)
-	if job.email_on_finish:
+	try:
+		frappe.get_doc(
+			{
+				"doctype": "Notification Log",
+				"for_user": job.user,
+				"type": "Alert",
+				"document_type": JOB,
+				"document_name": job.name,
+				"subject": f"{subject} - {counts}",
+				"email_content": counts,
+			}
+		).insert(ignore_permissions=True)
+		frappe.db.commit()
+	except Exception:
+		frappe.db.rollback()
+		frappe.log_error(title="bulk_queue: could not notify", reference_doctype=JOB, reference_name=job.name)
+		frappe.db.commit()
+	if not job.email_on_finish:
+		return
+	try:
 		email = frappe.db.get_value("User", job.user, "email")
 		if email:
 			frappe.sendmail(
@@ -115,3 +124,8 @@ def _notify(job) -> None:
 				reference_doctype=JOB,
 				reference_name=job.name,
 			)
+		frappe.db.commit()
+	except Exception:
+		frappe.db.rollback()
+		frappe.log_error(title="bulk_queue: could not email", reference_doctype=JOB, reference_name=job.name)
+		frappe.db.commit()

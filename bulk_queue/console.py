@@ -56,7 +56,10 @@ def enqueue(
 def status(bulk_job: str) -> dict:
 	"""The job's progress: ``status``, ``total``, ``processed``, ``succeeded``, ``failed``,
 	``percent``, ``rate`` (records/s), ``eta`` and ``elapsed`` (seconds), ``title``."""
-	frappe.db.rollback()  # read what the workers committed, not this transaction's snapshot
+	if not frappe.db.transaction_writes:
+		# Read what the workers committed since, not this transaction's snapshot (never throwing away
+		# the caller's own pending writes: with those, this reads the snapshot).
+		frappe.db.rollback()
 	return api.get_bulk_job_status(bulk_job)
 
 
@@ -87,12 +90,12 @@ def wait(
 
 
 def cancel(bulk_job: str) -> dict:
-	"""Cancel a job that is still Planning, Queued or Running; return its progress."""
+	"""Cancel a job that is still Planning, Queued or Running; return its progress. Commits."""
 	return api.cancel_bulk_job(bulk_job)
 
 
 def retry_failed(bulk_job: str) -> int:
-	"""Run the failed records of a finished job again; return how many were queued."""
+	"""Run the failed records of a finished job again; return how many were queued. Commits."""
 	return api.retry_failed(bulk_job)["retried"]
 
 

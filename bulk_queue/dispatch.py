@@ -438,6 +438,16 @@ def retry_failed(bulk_job: str) -> int:
 				bulk_job, frappe._(job.status)
 			)
 		)
+	if frappe.db.get_value(JOB, bulk_job, "error") or frappe.db.exists(
+		CHUNK, {"bulk_job": bulk_job, "status": "Cancelled"}
+	):
+		frappe.db.rollback()
+		frappe.throw(
+			frappe._(
+				"Bulk Queue Job {0} did not run all its records (it was cancelled, or its records could not be "
+				"selected); start a new job instead."
+			).format(bulk_job)
+		)
 	failures = frappe.db.sql(
 		"""select name, reference_name from `tabBulk Queue Failure`
 		where bulk_job=%s and retried=0 order by creation for update""",

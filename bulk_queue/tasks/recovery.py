@@ -56,7 +56,8 @@ def maybe_recover(method: str | None = None, **kwargs) -> None:
 def recover() -> dict:
 	"""Re-enqueue lost chunks of every active bulk job; finish jobs whose chunks are all done.
 
-	Returns counts: ``{"jobs": scanned, "requeued": chunks, "failed_records": poisoned records}``.
+	Returns counts: ``{"jobs": scanned, "requeued": chunks, "failed_records": poisoned records,
+	"ends_handled": ended jobs whose notification and hooks had not run}``.
 	"""
 	stats = {"jobs": 0, "requeued": 0, "failed_records": 0}
 	jobs = frappe.db.sql_list(
@@ -67,6 +68,7 @@ def recover() -> dict:
 		requeued, poisoned = recover_job(bulk_job)
 		stats["requeued"] += requeued
 		stats["failed_records"] += poisoned
+	stats["ends_handled"] = completion.sweep()
 	return stats
 
 

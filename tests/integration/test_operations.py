@@ -210,7 +210,7 @@ def test_log_clearing_removes_old_finished_jobs_with_their_rows_only(workers):
 
 	_, names = make_records(6, fail_every=3)
 	old = enqueue(doctype="BQ Test Record", ids=names, action="save", chunk_size=3)["bulk_job"]
-	recent = enqueue(doctype="BQ Test Record", ids=names[:2], action="save")["bulk_job"]
+	recent = enqueue(doctype="BQ Test Record", ids=names[:3], action="save")["bulk_job"]
 	workers.start(1)
 	wait_for_job(old)
 	wait_for_job(recent)
@@ -220,11 +220,40 @@ def test_log_clearing_removes_old_finished_jobs_with_their_rows_only(workers):
 		frappe.db.sql("update `tabBulk Queue Job` set modified = now() - interval 100 day where name=%s", job)
 	frappe.db.commit()
 	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": old}) == 2
-	other_failures = frappe.db.count("Bulk Queue Failure", {"bulk_job": ("!=", old)})
+
+	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": recent}) == 1
 	BulkQueueJob.clear_old_logs(days=90)
 	frappe.db.commit()
 	assert not frappe.db.exists("Bulk Queue Job", old)
 	assert not frappe.db.count("Bulk Queue Chunk", {"bulk_job": old})
 	assert not frappe.db.count("Bulk Queue Failure", {"bulk_job": old})
 	assert frappe.db.exists("Bulk Queue Job", recent) and frappe.db.exists("Bulk Queue Job", active)
-	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": ("!=", old)}) == other_failures
+	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": recent}) == 1
+	assert frappe.db.count("Bulk Queue Chunk", {"bulk_job": recent}) == 1
+	from bulk_queue.dispatch import cancel_job
+
+	cancel_job(active)
+
+
+def test_an_end_nobody_handled_is_handled_once_by_recovery(workers):
+	"""The process that ended a job died before notifying: recovery's sweep runs the hooks, once."""
+	from bulk_queue_fixtures.actions import hook_calls
+
+	from bulk_queue.tasks.recovery import recover
+
+	_, names = make_records(4)
+	job = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter")["bulk_job"]
+	workers.start(1)
+	assert wait_for_job(job).status == "Completed"
+	wait_until(lambda: hook_calls(job).get("on_success:Completed"), timeout=30)
+	workers.stop()
+	frappe.db.sql(
+		"""update `tabBulk Queue Job` set notified=0, ended_at=now() - interval 5 minute
+		where name=%s""",
+		job,
+	)
+	frappe.db.commit()
+	recover()
+	recover()
+	assert hook_calls(job) == {"on_complete:Completed": 2, "on_success:Completed": 2}
+	assert frappe.db.get_value("Bulk Queue Job", job, "notified") == 1

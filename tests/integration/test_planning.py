@@ -6,6 +6,7 @@ planning worker is killed, and only the records the requesting user may see."""
 import math
 
 import frappe
+import pytest
 
 from .conftest import (
 	assert_exactly_once,
@@ -154,3 +155,7 @@ def test_planner_that_cannot_select_fails_the_job_with_the_reason(workers, site_
 	assert done.status == "Failed", dict(done)
 	assert "could not be selected" in done.error
 	assert set(counters(tag).values()) == {0}
+	from bulk_queue.dispatch import retry_failed
+
+	with pytest.raises(frappe.ValidationError, match="start a new job"):
+		retry_failed(job)

@@ -84,6 +84,40 @@ def test_run_wait_exits_1_when_records_fail_and_lists_them(workers):
 	assert "is flagged to fail validation" in done.stdout
 
 
+def test_ctrl_c_exits_130_and_leaves_the_job_running(workers):
+	"""Ctrl-C during ``run --wait`` without a terminal to ask: exit 130, the job goes on and ends."""
+	import signal
+
+	tag, names = make_records(30)
+	workers.start(1)
+	ids_file = BENCH / "sites" / SITE / "private" / f"{tag}.txt"
+	ids_file.write_text("\n".join(names) + "\n")
+	env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
+	args = ["bulk-queue", "run", "BQ Test Record", "--action", "increment_counter", "--ids", str(ids_file)]
+	args += ["--values", '{"sleep": 0.2}', "--chunk-size", "10", "--wait"]
+	proc = subprocess.Popen(
+		[str(BENCH / "env/bin/python"), "-m", "frappe.utils.bench_helper", "frappe", "--site", SITE, *args],
+		cwd=BENCH / "sites",
+		env=env,
+		stdin=subprocess.DEVNULL,
+		stdout=subprocess.PIPE,
+		stderr=subprocess.PIPE,
+		text=True,
+	)
+	deadline = time.monotonic() + 60
+	while time.monotonic() < deadline and not frappe.db.count("BQ Test Record", {"tag": tag, "counter": 1}):
+		frappe.db.rollback()
+		time.sleep(0.2)
+	proc.send_signal(signal.SIGINT)
+	out, err = proc.communicate(timeout=60)
+	ids_file.unlink()
+	assert proc.returncode == 130, out + err
+	assert "goes on in the background" in out
+	job = out.split("Started ", 1)[1].split(":", 1)[0]
+	assert wait_for_job(job).status == "Completed"
+	assert set(counters(tag).values()) == {1}
+
+
 def test_bad_input_exits_2_and_records_nothing():
 	"""Bad JSON, an unknown action, or ids and filters together: exit 2, a clear message, no job."""
 	before = _jobs_count()

@@ -27,7 +27,6 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import signal
 import statistics
 import sys
 import threading
@@ -38,15 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from speed import (
-	Workers,
-	_exit_once,
-	delete_todos,
-	describe_machine,
-	insert_todos,
-	purge_orphan_jobs,
-	wait_for,
-)
+from speed import Workers, connect, delete_todos, describe_machine, insert_todos, wait_for
 
 USER = "bq-benchmark@example.com"
 
@@ -65,15 +56,7 @@ def main() -> None:
 	args = parser.parse_args()
 
 	bench = Path(args.bench)
-	os.chdir(bench / "sites")
-	sys.path.insert(0, str(ROOT))
-	import frappe
-
-	frappe.init(site=args.site, sites_path=str(bench / "sites"))
-	frappe.connect()
-	frappe.set_user("Administrator")
-	signal.signal(signal.SIGTERM, _exit_once)
-	purge_orphan_jobs(bench)
+	frappe = connect(args.site, bench)
 	ensure_user(frappe)
 	machine = describe_machine(frappe)
 	print(machine, flush=True)

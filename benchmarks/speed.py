@@ -50,18 +50,8 @@ def main() -> None:
 	args = parser.parse_args()
 
 	bench = Path(args.bench)
-	os.chdir(bench / "sites")
-	sys.path.insert(0, str(ROOT))
-	import frappe
-
-	frappe.init(site=args.site, sites_path=str(bench / "sites"))
-	frappe.connect()
-	frappe.set_user("Administrator")
-
-	# Stopped with SIGTERM (or timeout): still stop the workers and restore the site config.
-	signal.signal(signal.SIGTERM, _exit_once)
+	frappe = connect(args.site, bench)
 	scenarios = [s.strip() for s in args.scenarios.split(",") if s.strip()]
-	purge_orphan_jobs(bench)
 	machine = describe_machine(frappe)
 	print(machine)
 	rows = []
@@ -151,6 +141,22 @@ RUNNERS = {
 
 
 # -- helpers --------------------------------------------------------------------------------------------
+
+
+def connect(site: str, bench: Path):
+	"""Connect to ``site`` as Administrator from the bench's sites folder, with this checkout's code
+	first on the path, and drop jobs of sites gone from the bench; returns the ``frappe`` module."""
+	os.chdir(bench / "sites")
+	sys.path.insert(0, str(ROOT))
+	import frappe
+
+	frappe.init(site=site, sites_path=str(bench / "sites"))
+	frappe.connect()
+	frappe.set_user("Administrator")
+	# Stopped with SIGTERM (or timeout): still stop the workers and restore the site config.
+	signal.signal(signal.SIGTERM, _exit_once)
+	purge_orphan_jobs(bench)
+	return frappe
 
 
 class Workers:

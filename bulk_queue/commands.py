@@ -201,7 +201,7 @@ def demo(context, records, cleanup):
 		click.echo(f"  its chunk jobs:   {url}/app/rq-job  (Desk -> Background Jobs)")
 		click.echo(f"  the ToDos:        {url}/app/todo?status=Closed")
 		click.echo(f"  from here:        bench --site {_site_name(context)} bulk-queue status {job}")
-		if cleanup and code == EXIT_INTERRUPTED and console_status_active(job):
+		if cleanup and code == EXIT_INTERRUPTED and _still_active(job):
 			click.echo(
 				"The demo job still runs: its ToDos stay. Remove them later with --records 0 --cleanup."
 			)
@@ -249,7 +249,7 @@ class _site:
 		return False
 
 
-def console_status_active(job: str) -> bool:
+def _still_active(job: str) -> bool:
 	from bulk_queue import console
 
 	return console.status(job)["status"] in _active()

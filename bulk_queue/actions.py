@@ -140,11 +140,20 @@ def get_actions() -> dict[str, Action]:
 
 
 def available_actions(meta, user: str) -> list[Action]:
-	"""The actions ``user`` may start on ``meta``'s DocType, in the order the dialog lists them."""
+	"""The actions ``user`` may start on ``meta``'s DocType, in the order the dialog lists them:
+	those Bulk Queue Settings allow, that apply to it and whose permission the user has."""
+	from bulk_queue import access, settings
+
+	doctypes = settings.allowed_doctypes()
+	if not access.may_use(user) or (doctypes and meta.name not in doctypes):
+		return []
+	allowed = settings.allowed_actions()
 	return [
 		action
 		for action in get_actions().values()
-		if action.applies_to(meta) and frappe.has_permission(meta.name, action.ptype, user=user)
+		if (not allowed or action.name in allowed)
+		and action.applies_to(meta)
+		and frappe.has_permission(meta.name, action.ptype, user=user)
 	]
 
 

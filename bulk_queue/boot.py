@@ -12,9 +12,14 @@ def extend_bootinfo(bootinfo) -> None:
 	"""``extend_bootinfo`` hook: runs on every Desk page load, after the cached part of the boot."""
 	if frappe.session.user == "Guest":
 		return
+	from bulk_queue import access, settings
 	from bulk_queue.actions import get_actions
 	from bulk_queue.api.bulk import OWN_DOCTYPES, active_jobs
 
+	user = frappe.session.user
+	allowed = settings.allowed_actions()
+	# Bulk Queue Settings: no role that may start jobs, no action; limited DocTypes and actions.
+	actions = [a for a in get_actions().values() if not allowed or a.name in allowed]
 	bootinfo.bulk_queue = {
 		"actions": [
 			{
@@ -23,8 +28,9 @@ def extend_bootinfo(bootinfo) -> None:
 				"needs_submittable": action.needs_submittable,
 				"doctypes": list(action.doctypes),
 			}
-			for action in get_actions().values()
+			for action in (actions if access.may_use(user) else [])
 		],
+		"allowed_doctypes": settings.allowed_doctypes(),
 		"excluded_doctypes": list(OWN_DOCTYPES),
-		"active_jobs": active_jobs(frappe.session.user),
+		"active_jobs": active_jobs(user),
 	}

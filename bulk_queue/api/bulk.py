@@ -10,9 +10,9 @@ from typing import Any
 import frappe
 from frappe import _
 
-from bulk_queue import dispatch, fields, progress, settings
+from bulk_queue import access, dispatch, fields, progress, settings
 from bulk_queue import filters as selection_filters
-from bulk_queue.actions import Action, available_actions, get_action
+from bulk_queue.actions import Action, available_actions, get_action, get_actions
 from bulk_queue.tasks import planning
 from bulk_queue.utils.selection import SelectionError, chunk_count, parse_ids, parse_json_object
 
@@ -22,8 +22,8 @@ OWN_DOCTYPES = ("Bulk Queue Job", "Bulk Queue Chunk", "Bulk Queue Failure")
 
 @frappe.whitelist(methods=["POST"])
 def enqueue_bulk(
-	doctype: str,
-	action: str,
+	doctype: str | None = None,
+	action: str | None = None,
 	ids: Any = None,
 	values: Any = None,
 	chunk_size: Any = None,
@@ -54,11 +54,26 @@ def enqueue_bulk(
 		"existing": True when the same request was already queued or running, "title": what the job
 		is in words, "progress": its current progress message}``.
 
-	Nothing is recorded or enqueued when any argument is invalid or not permitted.
+	Nothing is recorded or enqueued when any argument is invalid or not permitted. Bulk Queue Settings
+	may limit who starts jobs (roles), on which DocTypes, with which actions, how many active jobs a
+	user may have and how many starts a minute (HTTP 429 beyond that).
 	"""
 	user = frappe.session.user
 	doctype = _validate_doctype(doctype)
+	if not action:
+		frappe.throw(
+			_("action is required: what to do with each record ({0}).").format(
+				", ".join(sorted(get_actions()))
+			),
+			title=_("Invalid Action"),
+		)
+	if not isinstance(action, str):
+		frappe.throw(
+			_("action must be the name of an action, not {0}.").format(_kind(action)),
+			title=_("Invalid Action"),
+		)
 	act = get_action(action)
+	access.check_can_start(doctype, act.name, user)
 	meta = frappe.get_meta(doctype)
 	_check_action(meta, act, user)
 
@@ -76,12 +91,18 @@ def enqueue_bulk(
 		fingerprint = dispatch.selection_hash(doctype, act.name, {"filters": parsed_filters}, values)
 	else:
 		names = _parse_ids(ids)
+		_check_any_exists(doctype, names)
 		fingerprint = dispatch.selection_hash(doctype, act.name, names, values)
 	_check_queue_reachable(queue)
 
-	# MariaDB named lock (at most 64 characters): one request at a time per user and selection.
-	lock = "bulk_queue:" + hashlib.sha1(f"{frappe.local.site}|{user}|{fingerprint}".encode()).hexdigest()
-	frappe.db.sql("select get_lock(%s, 10)", lock)
+	# MariaDB named lock (at most 64 characters): one start at a time per user, so the same request
+	# twice makes one job and the active-job limit holds.
+	lock = "bulk_queue:" + hashlib.sha1(f"{frappe.local.site}|{user}".encode()).hexdigest()
+	if not frappe.db.sql("select get_lock(%s, 30)", lock)[0][0]:
+		frappe.throw(
+			_("Another bulk job of yours is being started; try again in a moment."),
+			title=_("Busy"),
+		)
 	try:
 		existing = frappe.db.sql(
 			"""select name, total, chunks from `tabBulk Queue Job` where selection_hash=%s and user=%s
@@ -99,6 +120,10 @@ def enqueue_bulk(
 				"existing": True,
 				**_progress_of(job.name),
 			}
+		access.check_rate(user)
+		access.check_active_jobs(
+			user, frappe.db.count("Bulk Queue Job", {"user": user, "status": ("in", dispatch.ACTIVE)})
+		)
 
 		name = dispatch.create_job(
 			doctype=doctype,
@@ -118,6 +143,7 @@ def enqueue_bulk(
 		job = dispatch.lock_job(name)
 		claimed = dispatch.claim_window(job)
 		_log_activity(name, doctype, act.name, len(names) or matching, user)
+		access.count_start(user)
 		# Workers must see the job and its chunks before they start: commit, then enqueue.
 		frappe.db.commit()
 	finally:
@@ -175,7 +201,16 @@ def _log_activity(bulk_job: str, doctype: str, action: str, total: int, user: st
 
 
 def _validate_doctype(doctype: Any) -> str:
-	if not doctype or not isinstance(doctype, str) or not frappe.db.exists("DocType", doctype):
+	if doctype in (None, ""):
+		frappe.throw(
+			_("doctype is required: the DocType of the records to process."), title=_("Invalid DocType")
+		)
+	if not isinstance(doctype, str):
+		frappe.throw(
+			_("doctype must be the name of a DocType, not {0}.").format(_kind(doctype)),
+			title=_("Invalid DocType"),
+		)
+	if len(doctype) > 140 or not frappe.db.exists("DocType", doctype):
 		frappe.throw(
 			_("DocType {0} does not exist.").format(frappe.bold(str(doctype))), frappe.DoesNotExistError
 		)
@@ -189,6 +224,19 @@ def _validate_doctype(doctype: Any) -> str:
 			)
 		)
 	return doctype
+
+
+def _kind(value: Any) -> str:
+	"""What a JSON value is, in words, for messages about a wrong type."""
+	if isinstance(value, bool):
+		return _("true or false")
+	if isinstance(value, int | float):
+		return _("a number")
+	if isinstance(value, dict):
+		return _("an object")
+	if isinstance(value, list | tuple):
+		return _("a list")
+	return _("a value of type {0}").format(type(value).__name__)
 
 
 def job_title(act: Action, total: int, doctype: str) -> str:
@@ -258,6 +306,20 @@ def _parse_ids(ids: Any) -> list[str]:
 	return names
 
 
+def _check_any_exists(doctype: str, names: list[str]) -> None:
+	"""Refuse a list of names none of which exists: a typo or a wrong DocType, not a job. (Some missing
+	is fine: those are listed as failed, "not found", like records deleted before their turn.)"""
+	for start in range(0, len(names), 1_000):
+		if frappe.get_all(
+			doctype, filters={"name": ("in", names[start : start + 1_000])}, limit=1, pluck="name"
+		):
+			return
+	frappe.throw(
+		_("None of the {0} selected records exists in {1}.").format(len(names), _(doctype)),
+		title=_("Invalid Selection"),
+	)
+
+
 def _parse_values(values: Any) -> dict:
 	try:
 		return parse_json_object(values)
@@ -322,7 +384,7 @@ def _check_queue_reachable(queue: str) -> None:
 
 
 @frappe.whitelist(methods=["POST"])
-def cancel_bulk_job(bulk_job: str) -> dict:
+def cancel_bulk_job(bulk_job: str | None = None) -> dict:
 	"""Cancel a queued or running bulk job (its requester or a System Manager).
 
 	Queued chunks never run; running chunks stop at their next commit, rolling back what they had not
@@ -335,9 +397,10 @@ def cancel_bulk_job(bulk_job: str) -> dict:
 
 
 @frappe.whitelist(methods=["POST"])
-def retry_failed(bulk_job: str) -> dict:
+def retry_failed(bulk_job: str | None = None) -> dict:
 	"""Re-enqueue only the failed records of a finished bulk job (its requester or a System Manager)."""
 	job = _check_job_access(bulk_job)
+	access.check_can_start(job.reference_doctype, job.action, frappe.session.user)
 	if not frappe.has_permission(job.reference_doctype, get_action(job.action).ptype):
 		frappe.throw(_("You do not have permission to run this action again."), frappe.PermissionError)
 	retried = dispatch.retry_failed(bulk_job)
@@ -345,13 +408,15 @@ def retry_failed(bulk_job: str) -> dict:
 
 
 @frappe.whitelist()
-def get_bulk_job_status(bulk_job: str) -> dict:
+def get_bulk_job_status(bulk_job: str | None = None) -> dict:
 	"""Status and counters of a bulk job, as in its realtime progress events."""
 	_check_job_access(bulk_job)
 	return progress.current(bulk_job)
 
 
-def _check_job_access(bulk_job: str):
+def _check_job_access(bulk_job: str | None):
+	if not bulk_job:
+		frappe.throw(_("bulk_job is required: the name of a Bulk Queue Job."), title=_("Invalid Job"))
 	job = frappe.db.get_value(
 		"Bulk Queue Job", bulk_job, ["name", "user", "reference_doctype", "action"], as_dict=True
 	)
@@ -365,7 +430,7 @@ def _check_job_access(bulk_job: str):
 
 
 @frappe.whitelist()
-def get_bulk_options(doctype: str, filters: Any = None) -> dict:
+def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 	"""What the Bulk Process dialog offers the calling user on ``doctype``.
 
 	Returns ``{"actions": [{"name", "label", "needs_values"}], "fields": [settable fields],
@@ -417,7 +482,7 @@ def active_jobs(user: str, limit: int = 10) -> list[dict]:
 
 
 @frappe.whitelist()
-def get_failures(bulk_job: str, start: Any = 0, page_length: Any = 20) -> dict:
+def get_failures(bulk_job: str | None = None, start: Any = 0, page_length: Any = 20) -> dict:
 	"""One page of a job's failed records (its requester or a System Manager), newest last.
 
 	Returns ``{"failures": [{"name", "reference_doctype", "reference_name", "exception_type",
@@ -448,7 +513,7 @@ def get_failures(bulk_job: str, start: Any = 0, page_length: Any = 20) -> dict:
 
 
 @frappe.whitelist()
-def get_chunk_jobs(bulk_job: str) -> list[dict]:
+def get_chunk_jobs(bulk_job: str | None = None) -> list[dict]:
 	"""The job's chunks that are on a queue or running now, with their RQ job ids (Background Jobs)."""
 	_check_job_access(bulk_job)
 	rows = frappe.get_all(

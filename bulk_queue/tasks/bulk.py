@@ -26,7 +26,7 @@ import frappe
 from frappe.utils import now_datetime
 from rq.timeouts import JobTimeoutException
 
-from bulk_queue import completion, dispatch, progress, settings
+from bulk_queue import access, completion, dispatch, progress, settings
 from bulk_queue.actions import get_action
 from bulk_queue.tasks import recovery
 from bulk_queue.utils.backoff import backoff_delay
@@ -161,8 +161,9 @@ class ChunkRunner:
 		self.action = get_action(job.action)
 		self.timeout = job.timeout or dispatch.chunk_timeout(job.queue)
 		self.deadline = time.monotonic() + self.timeout - max(2.0, min(60.0, self.timeout * 0.2))
-		# Permissions are checked for the user who asked, whoever enqueued this try.
-		frappe.set_user(job.user or "Administrator")
+		# Permissions are checked for the user who asked, whoever enqueued this try; never as
+		# Administrator (a job without a user does nothing, see _start_batch).
+		frappe.set_user(job.user or "Guest")
 		if became_running:
 			progress.publish(bulk_job, force=True)
 		return True
@@ -285,7 +286,11 @@ class ChunkRunner:
 			if time.monotonic() >= self.deadline:
 				self._flush(continue_later=True)
 				return
-			if self.action.apply_batch and self.idx >= self.one_by_one_until:
+			if self.refused:
+				# The requester's account is disabled or gone: nothing more is done in their name.
+				self._record_failure(self.names[self.idx], "PermissionError", self.refused, "", 0)
+				self.idx += 1
+			elif self.action.apply_batch and self.idx >= self.one_by_one_until:
 				self._apply_batch()
 			else:
 				self._apply(self.names[self.idx])
@@ -299,6 +304,9 @@ class ChunkRunner:
 		self._flush(final=True)
 
 	def _start_batch(self) -> None:
+		# Each transaction acts for the requester as they are now: a disabled account fails the rest
+		# of the job, and roles and permissions are read afresh (a lost role fails the next records).
+		self.refused = access.act_as(self.job.user)
 		self.batch = _Batch(start=self.idx)
 		self.batch_started = time.monotonic()
 		self.tx_event = None

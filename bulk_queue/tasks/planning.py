@@ -27,7 +27,7 @@ import frappe
 from frappe import _
 from frappe.utils import cstr, now_datetime
 
-from bulk_queue import completion, dispatch, progress, settings
+from bulk_queue import access, completion, dispatch, progress, settings
 from bulk_queue.filters import read_page
 from bulk_queue.utils.selection import chunked
 
@@ -67,7 +67,7 @@ class Planner:
 		self.after = job.plan_after
 		self.hard_deadline = time.monotonic() + planner_timeout(job)
 		self.slowest_page = 0.0
-		frappe.set_user(job.user or "Administrator")
+		self.user = job.user
 		try:
 			while self._step():
 				pass
@@ -117,6 +117,10 @@ class Planner:
 	def _step(self) -> bool:
 		"""Read one page and commit its chunks; False when planning is over (or not ours any more)."""
 		page_started = time.monotonic()
+		# Select as the requester as they are now (roles read afresh); never for a disabled account.
+		refused = access.act_as(self.user)
+		if refused:
+			raise frappe.PermissionError(refused)
 		names = read_page(self.doctype, self.filters, after=self.after, page_size=self.page_size)
 		self.slowest_page = max(self.slowest_page, time.monotonic() - page_started)
 		last_page = len(names) < self.page_size

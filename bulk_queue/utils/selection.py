@@ -43,7 +43,8 @@ def parse_ids(ids: Any) -> list[str]:
 		return []
 	if isinstance(ids, str):
 		text = ids.strip()
-		if text.startswith("["):
+		if text.startswith(("[", "{")):
+			# JSON (an object is not a list of names, though it would parse as one name).
 			try:
 				ids = json.loads(text)
 			except ValueError as e:

@@ -13,9 +13,11 @@ import json
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -55,11 +57,17 @@ def site():
 	frappe.init(site=SITE, sites_path=str(BENCH / "sites"))
 	frappe.connect()
 	frappe.set_user("Administrator")
+	# Made (and written to site_config.json) on first use otherwise: by then a test may be holding
+	# the file, and every process must encrypt API secrets and passwords with the same key.
+	from frappe.utils.password import get_encryption_key
+
+	get_encryption_key()
 	purge_queues()
 	# The scheduler is one of the recovery paths; a fresh site has it disabled.
 	frappe.db.set_single_value("System Settings", "enable_scheduler", 1)
 	# A site in use has been through the setup wizard; Desk sends everyone else there.
 	frappe.db.set_single_value("System Settings", "setup_complete", 1)
+	frappe.db.set_default("desktop:home_page", "workspace")  # what the wizard leaves; Desk's toolbar needs it
 	frappe.db.commit()
 	yield SITE
 	purge_queues()
@@ -189,21 +197,65 @@ def write_atomically(path: Path, text: str) -> None:
 @pytest.fixture
 def site_conf(site):
 	"""``site_conf(key=value, ...)``: set site config keys for this test, here and for the workers
-	(which read site_config.json at every job); the file is restored afterwards."""
+	(which read site_config.json at every job); ``None`` removes a key. Afterwards those keys are put
+	back as they were, leaving whatever else was written meanwhile (Frappe adds an encryption key
+	the first time it needs one)."""
 	import frappe
 
 	path = BENCH / "sites" / SITE / "site_config.json"
-	original = path.read_text()
+	original = json.loads(path.read_text())
+	touched: set[str] = set()
 
-	def set_conf(**values) -> None:
+	def write(values: dict) -> None:
 		config = json.loads(path.read_text())
-		config.update(values)
-		frappe.local.conf.update(values)
+		for key, value in values.items():
+			if value is None:
+				config.pop(key, None)
+				frappe.local.conf.pop(key, None)
+			else:
+				config[key] = value
+				frappe.local.conf[key] = value
 		write_atomically(path, json.dumps(config, indent=1))
 
+	def set_conf(**values) -> None:
+		touched.update(values)
+		write(values)
+
 	yield set_conf
-	if path.read_text() != original:
-		write_atomically(path, original)
+	if touched:
+		write({key: original.get(key) for key in touched})
+
+
+@pytest.fixture
+def bq_settings(site):
+	"""Set fields of Bulk Queue Settings for one test (as an administrator would in Desk); the
+	previous values come back afterwards."""
+	import frappe
+
+	before = frappe.get_single("Bulk Queue Settings").as_dict(no_default_fields=True)
+
+	def set_settings(**values) -> None:
+		doc = frappe.get_single("Bulk Queue Settings")
+		for field, value in values.items():
+			if field in ("allowed_roles", "allowed_doctypes"):
+				link = "role" if field == "allowed_roles" else "document_type"
+				doc.set(field, [{link: v} for v in value])
+			else:
+				doc.set(field, value)
+		doc.save()
+		frappe.db.commit()
+
+	yield set_settings
+	frappe.db.rollback()
+	frappe.set_user("Administrator")
+	doc = frappe.get_single("Bulk Queue Settings")
+	for field in ("allowed_roles", "allowed_doctypes"):
+		doc.set(field, [{k: v for k, v in row.items() if k not in ("name", "idx")} for row in before[field]])
+	for field, value in before.items():
+		if field not in ("allowed_roles", "allowed_doctypes") and doc.meta.get_field(field):
+			doc.set(field, value)
+	doc.save()
+	frappe.db.commit()
 
 
 @pytest.fixture
@@ -373,8 +425,12 @@ def rq_jobs_of(job: str) -> list:
 
 
 def ensure_user(email: str, roles: list[str]) -> str:
+	"""A user with exactly ``roles`` (plus Frappe's automatic ones)."""
 	import frappe
 
+	if email != SYSTEM_MANAGER and not _other_system_managers(email):
+		# Frappe makes a System User a System Manager when nobody else is one: make someone else.
+		ensure_user(SYSTEM_MANAGER, ["System Manager"])
 	if not frappe.db.exists("User", email):
 		user = frappe.get_doc(
 			{"doctype": "User", "email": email, "first_name": email.split("@")[0], "send_welcome_email": 0}
@@ -385,6 +441,162 @@ def ensure_user(email: str, roles: list[str]) -> str:
 	user.add_roles(*roles)
 	frappe.db.commit()
 	return email
+
+
+# -- web server ---------------------------------------------------------------------------------
+
+
+def _free_port() -> int:
+	with socket.socket() as s:
+		s.bind(("127.0.0.1", 0))
+		return s.getsockname()[1]
+
+
+def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log=None):
+	deadline = time.monotonic() + timeout
+	while time.monotonic() < deadline:
+		if proc is not None and proc.poll() is not None:
+			raise RuntimeError(f"{what} exited with {proc.returncode}: {_tail(log)}")
+		try:
+			if predicate():
+				return
+		except Exception:
+			pass
+		time.sleep(0.25)
+	raise RuntimeError(f"{what} did not come up within {timeout}s: {_tail(log)}")
+
+
+def _tail(path) -> str:
+	if not path:
+		return ""
+	try:
+		return Path(path).read_text()[-3000:]
+	except OSError:
+		return ""
+
+
+class DeskServers:
+	"""Frappe's web server (``bench serve``, with DEV_SERVER so pages talk to socket.io directly) and
+	socket.io (``node apps/frappe/socketio.js``) for the test site, in their own process groups."""
+
+	def __init__(self) -> None:
+		self.procs: list[subprocess.Popen] = []
+		self.web_port = _free_port()
+		self.socketio_port = _free_port()
+		self.url = f"http://{SITE}:{self.web_port}"
+		self._saved_socketio_port = None
+
+	def start(self) -> None:
+		self._point_site_at_our_socketio()
+		env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
+		env["PYTHONUNBUFFERED"] = "1"
+		web_log = LOG_DIR / f"web-{uuid.uuid4().hex[:8]}.log"
+		web = self._spawn(
+			[
+				str(BENCH / "env/bin/python"),
+				"-m",
+				"frappe.utils.bench_helper",
+				"frappe",
+				"serve",
+				"--port",
+				str(self.web_port),
+				"--noreload",
+			],
+			cwd=BENCH / "sites",
+			env={**env, "DEV_SERVER": "1"},
+			log=web_log,
+		)
+		io_log = LOG_DIR / f"socketio-{uuid.uuid4().hex[:8]}.log"
+		io = self._spawn(
+			["node", str(BENCH / "apps/frappe/socketio.js")],
+			cwd=BENCH,
+			env={**env, "FRAPPE_SOCKETIO_PORT": str(self.socketio_port)},
+			log=io_log,
+		)
+		_wait_for(
+			lambda: urllib.request.urlopen(f"{self.url}/api/method/ping", timeout=5).status == 200,
+			90,
+			f"the web server for {self.url}",
+			web,
+			web_log,
+		)
+		_wait_for(
+			lambda: socket.create_connection(("127.0.0.1", self.socketio_port), timeout=1).close() or True,
+			30,
+			"the socket.io server",
+			io,
+			io_log,
+		)
+
+	def _spawn(self, cmd, *, cwd, env, log) -> subprocess.Popen:
+		proc = subprocess.Popen(
+			cmd,
+			cwd=cwd,
+			env=env,
+			stdout=open(log, "w"),
+			stderr=subprocess.STDOUT,
+			start_new_session=True,
+		)
+		self.procs.append(proc)
+		record_spawned(proc.pid)
+		return proc
+
+	def _site_config_path(self) -> Path:
+		return BENCH / "sites" / SITE / "site_config.json"
+
+	def _point_site_at_our_socketio(self) -> None:
+		path = self._site_config_path()
+		config = json.loads(path.read_text())
+		self._saved_socketio_port = config.get("socketio_port")
+		config["socketio_port"] = self.socketio_port
+		write_atomically(path, json.dumps(config, indent=1))
+		_clear_site_cache()
+
+	def stop(self) -> None:
+		for proc in self.procs:
+			stop_process_group(proc, timeout=10)
+		path = self._site_config_path()
+		if path.exists():
+			config = json.loads(path.read_text())
+			if self._saved_socketio_port is None:
+				config.pop("socketio_port", None)
+			else:
+				config["socketio_port"] = self._saved_socketio_port
+			write_atomically(path, json.dumps(config, indent=1))
+			_clear_site_cache()
+
+
+def _clear_site_cache() -> None:
+	"""The boot info (which carries socketio_port) is cached per user: forget it."""
+	import frappe
+
+	frappe.local.conf = frappe.get_site_config()
+	frappe.clear_cache()
+
+
+@pytest.fixture(scope="session")
+def desk(site):
+	"""Web server and socket.io for the test site; yields the base URL."""
+	servers = DeskServers()
+	try:
+		servers.start()
+		yield servers.url
+	finally:
+		servers.stop()
+
+
+SYSTEM_MANAGER = "bq-system-manager@example.com"
+
+
+def _other_system_managers(email: str) -> list[str]:
+	import frappe
+
+	return frappe.get_all(
+		"Has Role",
+		{"role": "System Manager", "parenttype": "User", "parent": ("not in", (email, "Administrator"))},
+		pluck="parent",
+		limit=1,
+	)
 
 
 # -- realtime -------------------------------------------------------------------------------------

@@ -43,7 +43,9 @@ def test_none_and_empty():
 	assert parse_ids("[]") == []
 
 
-@pytest.mark.parametrize("bad", [{"a": 1}, 3.5, [["nested"]], [None], [True], '["a",', b"abc"])
+@pytest.mark.parametrize(
+	"bad", [{"a": 1}, 3.5, [["nested"]], [None], [True], '["a",', b"abc", '{"name": "a"}', "{"]
+)
 def test_bad_types_raise(bad):
 	"""Anything that is not a list of names or a string of names is refused."""
 	with pytest.raises(SelectionError):

@@ -11,6 +11,9 @@ frappe.provide("bulk_queue");
 bulk_queue.offered_actions = function (doctype) {
 	const boot = frappe.boot.bulk_queue;
 	if (!boot || !doctype || (boot.excluded_doctypes || []).includes(doctype)) return [];
+	// Bulk Queue Settings may limit the DocTypes (empty: all).
+	const allowed = boot.allowed_doctypes || [];
+	if (allowed.length && !allowed.includes(doctype)) return [];
 	const meta = frappe.get_meta(doctype);
 	if (!meta || meta.istable || meta.issingle || meta.is_virtual) return [];
 	return (boot.actions || []).filter(

@@ -13,26 +13,12 @@ browser cannot start, the tests fail: they are never skipped silently.
 
 from __future__ import annotations
 
-import json
 import os
-import socket
-import subprocess
-import time
-import urllib.request
-import uuid
 from pathlib import Path
 
 import pytest
 
-from ..conftest import (
-	BENCH,
-	LOG_DIR,
-	SITE,
-	Workers,
-	record_spawned,
-	stop_process_group,
-	write_atomically,
-)
+from ..conftest import LOG_DIR, Workers
 
 CHROMIUM = os.environ.get("BULK_QUEUE_CHROMIUM", "/usr/bin/chromium")
 SCREENSHOTS = LOG_DIR / "screenshots"
@@ -48,145 +34,6 @@ CHROMIUM_ARGS = [
 	"--no-first-run",
 	"--disable-quic",
 ]
-
-
-def _free_port() -> int:
-	with socket.socket() as s:
-		s.bind(("127.0.0.1", 0))
-		return s.getsockname()[1]
-
-
-def _wait_for(predicate, timeout: float, what: str, proc: subprocess.Popen | None = None, log=None):
-	deadline = time.monotonic() + timeout
-	while time.monotonic() < deadline:
-		if proc is not None and proc.poll() is not None:
-			raise RuntimeError(f"{what} exited with {proc.returncode}: {_tail(log)}")
-		try:
-			if predicate():
-				return
-		except Exception:
-			pass
-		time.sleep(0.25)
-	raise RuntimeError(f"{what} did not come up within {timeout}s: {_tail(log)}")
-
-
-def _tail(path) -> str:
-	if not path:
-		return ""
-	try:
-		return Path(path).read_text()[-3000:]
-	except OSError:
-		return ""
-
-
-class DeskServers:
-	"""Frappe's web server (``bench serve``, with DEV_SERVER so pages talk to socket.io directly) and
-	socket.io (``node apps/frappe/socketio.js``) for the test site, in their own process groups."""
-
-	def __init__(self) -> None:
-		self.procs: list[subprocess.Popen] = []
-		self.web_port = _free_port()
-		self.socketio_port = _free_port()
-		self.url = f"http://{SITE}:{self.web_port}"
-		self._saved_socketio_port = None
-
-	def start(self) -> None:
-		self._point_site_at_our_socketio()
-		env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
-		env["PYTHONUNBUFFERED"] = "1"
-		web_log = LOG_DIR / f"web-{uuid.uuid4().hex[:8]}.log"
-		web = self._spawn(
-			[
-				str(BENCH / "env/bin/python"),
-				"-m",
-				"frappe.utils.bench_helper",
-				"frappe",
-				"serve",
-				"--port",
-				str(self.web_port),
-				"--noreload",
-			],
-			cwd=BENCH / "sites",
-			env={**env, "DEV_SERVER": "1"},
-			log=web_log,
-		)
-		io_log = LOG_DIR / f"socketio-{uuid.uuid4().hex[:8]}.log"
-		io = self._spawn(
-			["node", str(BENCH / "apps/frappe/socketio.js")],
-			cwd=BENCH,
-			env={**env, "FRAPPE_SOCKETIO_PORT": str(self.socketio_port)},
-			log=io_log,
-		)
-		_wait_for(
-			lambda: urllib.request.urlopen(f"{self.url}/api/method/ping", timeout=5).status == 200,
-			90,
-			f"the web server for {self.url}",
-			web,
-			web_log,
-		)
-		_wait_for(
-			lambda: socket.create_connection(("127.0.0.1", self.socketio_port), timeout=1).close() or True,
-			30,
-			"the socket.io server",
-			io,
-			io_log,
-		)
-
-	def _spawn(self, cmd, *, cwd, env, log) -> subprocess.Popen:
-		proc = subprocess.Popen(
-			cmd,
-			cwd=cwd,
-			env=env,
-			stdout=open(log, "w"),
-			stderr=subprocess.STDOUT,
-			start_new_session=True,
-		)
-		self.procs.append(proc)
-		record_spawned(proc.pid)
-		return proc
-
-	def _site_config_path(self) -> Path:
-		return BENCH / "sites" / SITE / "site_config.json"
-
-	def _point_site_at_our_socketio(self) -> None:
-		path = self._site_config_path()
-		config = json.loads(path.read_text())
-		self._saved_socketio_port = config.get("socketio_port")
-		config["socketio_port"] = self.socketio_port
-		write_atomically(path, json.dumps(config, indent=1))
-		_clear_site_cache()
-
-	def stop(self) -> None:
-		for proc in self.procs:
-			stop_process_group(proc, timeout=10)
-		path = self._site_config_path()
-		if path.exists():
-			config = json.loads(path.read_text())
-			if self._saved_socketio_port is None:
-				config.pop("socketio_port", None)
-			else:
-				config["socketio_port"] = self._saved_socketio_port
-			write_atomically(path, json.dumps(config, indent=1))
-			_clear_site_cache()
-
-
-def _clear_site_cache() -> None:
-	"""The boot info (which carries socketio_port) is cached per user: forget it."""
-	import frappe
-
-	frappe.local.conf = frappe.get_site_config()
-	frappe.clear_cache()
-
-
-@pytest.fixture(scope="session")
-def desk(site):
-	"""Web server and socket.io for the test site; yields the base URL."""
-	servers = DeskServers()
-	try:
-		servers.start()
-		yield servers.url
-	finally:
-		servers.stop()
 
 
 @pytest.fixture(scope="module")

@@ -75,18 +75,31 @@ def refusal(user: str | None) -> str | None:
 	return None
 
 
-def act_as(user: str | None) -> str | None:
-	"""Make ``user`` the current user as they are now, for the next transaction of a worker; returns
-	why nothing may be done for them (see ``refusal``), or None.
+def act_as(user: str | None, doctype: str, action: str) -> str | None:
+	"""Make ``user`` the current user as they are now, for the next transaction of a worker acting on
+	``doctype`` with ``action``; returns why nothing more may be done for them, or None: their account
+	is disabled or gone, or Bulk Queue Settings no longer let them (role, DocType, action).
 
-	Their roles and user permissions are read again from the database rather than from the cache: a
-	process that read them while the change was being saved can have put the old ones back in the
-	cache after it was cleared, and a lost role must stop the job at once."""
+	Their roles and user permissions are read again from the database rather than the cache: a process
+	that read them while a change was being saved can have put the old ones back in the cache after it
+	was cleared, and a lost role must stop the job at once."""
 	frappe.set_user(user or "Guest")
 	if user:
 		frappe.cache.hdel("roles", user)
 		frappe.cache.hdel("user_permissions", user)
-	return refusal(user)
+	return refusal(user) or _settings_refusal(user, doctype, action)
+
+
+def _settings_refusal(user: str, doctype: str, action: str) -> str | None:
+	if not may_use(user):
+		return _("Bulk Queue Settings no longer let {0} start bulk jobs (their roles).").format(user)
+	doctypes = settings.allowed_doctypes()
+	if doctypes and doctype not in doctypes:
+		return _("Bulk Queue Settings no longer allow bulk jobs on {0}.").format(_(doctype))
+	actions = settings.allowed_actions()
+	if actions and action not in actions:
+		return _("Bulk Queue Settings no longer allow the bulk action {0}.").format(action)
+	return None
 
 
 def check_active_jobs(user: str, active: int) -> None:

@@ -95,14 +95,8 @@ def enqueue_bulk(
 		fingerprint = dispatch.selection_hash(doctype, act.name, names, values)
 	_check_queue_reachable(queue)
 
-	# MariaDB named lock (at most 64 characters): one start at a time per user, so the same request
-	# twice makes one job and the active-job limit holds.
-	lock = "bulk_queue:" + hashlib.sha1(f"{frappe.local.site}|{user}".encode()).hexdigest()
-	if not frappe.db.sql("select get_lock(%s, 30)", lock)[0][0]:
-		frappe.throw(
-			_("Another bulk job of yours is being started; try again in a moment."),
-			title=_("Busy"),
-		)
+	access.check_rate(user)  # before waiting for the lock: a flood of starts is refused at once
+	lock = _lock_user(user)
 	try:
 		existing = frappe.db.sql(
 			"""select name, total, chunks from `tabBulk Queue Job` where selection_hash=%s and user=%s
@@ -120,10 +114,7 @@ def enqueue_bulk(
 				"existing": True,
 				**_progress_of(job.name),
 			}
-		access.check_rate(user)
-		access.check_active_jobs(
-			user, frappe.db.count("Bulk Queue Job", {"user": user, "status": ("in", dispatch.ACTIVE)})
-		)
+		_check_start_limits(user)
 
 		name = dispatch.create_job(
 			doctype=doctype,
@@ -177,6 +168,27 @@ def enqueue_bulk(
 		"existing": False,
 		**_progress_of(name),
 	}
+
+
+def _lock_user(user: str) -> str:
+	"""Take the MariaDB named lock (at most 64 characters) of ``user``'s job starts: one at a time, so
+	the same request twice makes one job and the per-user limits hold. Returns the lock's name."""
+	lock = "bulk_queue:" + hashlib.sha1(f"{frappe.local.site}|{user}".encode()).hexdigest()
+	if not frappe.db.sql("select get_lock(%s, 10)", lock)[0][0]:
+		frappe.throw(_("Another bulk job of yours is being started; try again in a moment."), title=_("Busy"))
+	return lock
+
+
+def _check_start_limits(user: str) -> None:
+	"""Bulk Queue Settings' per-user limits, under the user's start lock."""
+	access.check_rate(user)
+	# A locking read: the latest committed jobs, not this transaction's snapshot (taken before the
+	# lock, when a concurrent start had not committed its job yet).
+	active = frappe.db.sql(
+		"select count(*) from `tabBulk Queue Job` where user=%s and status in %s lock in share mode",
+		(user, dispatch.ACTIVE),
+	)[0][0]
+	access.check_active_jobs(user, active)
 
 
 def _progress_of(bulk_job: str) -> dict:
@@ -338,9 +350,9 @@ def _validate_values(meta, act: Action, values: dict, user: str) -> dict:
 
 
 def _validate_chunk_size(chunk_size: Any) -> int:
-	if chunk_size in (None, ""):
-		return settings.get("bulk_queue_default_chunk_size")
 	largest = settings.get("bulk_queue_max_chunk_size")
+	if chunk_size in (None, ""):
+		return default_chunk_size()
 	try:
 		size = int(chunk_size)
 	except (TypeError, ValueError):
@@ -348,6 +360,12 @@ def _validate_chunk_size(chunk_size: Any) -> int:
 	if isinstance(chunk_size, bool) or size < 1 or size > largest or str(size) != str(chunk_size).strip():
 		frappe.throw(_("chunk_size must be a whole number from 1 to {0}.").format(largest))
 	return size
+
+
+def default_chunk_size() -> int:
+	"""The default chunk size, never above the maximum (each may come from the site config or from
+	Bulk Queue Settings)."""
+	return min(settings.get("bulk_queue_default_chunk_size"), settings.get("bulk_queue_max_chunk_size"))
 
 
 def _validate_queue(queue: Any) -> str:
@@ -400,11 +418,21 @@ def cancel_bulk_job(bulk_job: str | None = None) -> dict:
 def retry_failed(bulk_job: str | None = None) -> dict:
 	"""Re-enqueue only the failed records of a finished bulk job (its requester or a System Manager)."""
 	job = _check_job_access(bulk_job)
-	access.check_can_start(job.reference_doctype, job.action, frappe.session.user)
+	user = frappe.session.user
+	access.check_can_start(job.reference_doctype, job.action, user)
 	if not frappe.has_permission(job.reference_doctype, get_action(job.action).ptype):
 		frappe.throw(_("You do not have permission to run this action again."), frappe.PermissionError)
-	retried = dispatch.retry_failed(bulk_job)
-	return {**get_bulk_job_status(bulk_job), "retried": retried}
+	# Running a job again counts like starting one.
+	access.check_rate(user)
+	lock = _lock_user(user)
+	try:
+		_check_start_limits(user)
+		retried = dispatch.retry_failed(job.name)
+		if retried:
+			access.count_start(user)
+	finally:
+		frappe.db.sql("select release_lock(%s)", lock)
+	return {**get_bulk_job_status(job.name), "retried": retried}
 
 
 @frappe.whitelist()
@@ -417,6 +445,11 @@ def get_bulk_job_status(bulk_job: str | None = None) -> dict:
 def _check_job_access(bulk_job: str | None):
 	if not bulk_job:
 		frappe.throw(_("bulk_job is required: the name of a Bulk Queue Job."), title=_("Invalid Job"))
+	if not isinstance(bulk_job, str):
+		frappe.throw(
+			_("bulk_job must be the name of a Bulk Queue Job, not {0}.").format(_kind(bulk_job)),
+			title=_("Invalid Job"),
+		)
 	job = frappe.db.get_value(
 		"Bulk Queue Job", bulk_job, ["name", "user", "reference_doctype", "action"], as_dict=True
 	)
@@ -448,7 +481,7 @@ def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 			for a in actions
 		],
 		"fields": fields.settable_fields(meta, user) if any(a.needs_values for a in actions) else [],
-		"chunk_size": settings.get("bulk_queue_default_chunk_size"),
+		"chunk_size": default_chunk_size(),
 		"max_chunk_size": settings.get("bulk_queue_max_chunk_size"),
 		"queue": settings.get("bulk_queue_default_queue"),
 		"queues": list(settings.QUEUES),

@@ -164,6 +164,7 @@ class ChunkRunner:
 		# Permissions are checked for the user who asked, whoever enqueued this try; never as
 		# Administrator (a job without a user does nothing, see _start_batch).
 		frappe.set_user(job.user or "Guest")
+		self.acted_as_at = float("-inf")
 		if became_running:
 			progress.publish(bulk_job, force=True)
 		return True
@@ -306,7 +307,10 @@ class ChunkRunner:
 	def _start_batch(self) -> None:
 		# Each transaction acts for the requester as they are now: a disabled account fails the rest
 		# of the job, and roles and permissions are read afresh (a lost role fails the next records).
-		self.refused = access.act_as(self.job.user)
+		# At most every second: after a lost chunk every record is its own transaction.
+		if time.monotonic() - self.acted_as_at >= 1.0:
+			self.refused = access.act_as(self.job.user, self.job.reference_doctype, self.job.action)
+			self.acted_as_at = time.monotonic()
 		self.batch = _Batch(start=self.idx)
 		self.batch_started = time.monotonic()
 		self.tx_event = None

@@ -68,6 +68,7 @@ class Planner:
 		self.hard_deadline = time.monotonic() + planner_timeout(job)
 		self.slowest_page = 0.0
 		self.user = job.user
+		self.action = job.action
 		try:
 			while self._step():
 				pass
@@ -118,7 +119,7 @@ class Planner:
 		"""Read one page and commit its chunks; False when planning is over (or not ours any more)."""
 		page_started = time.monotonic()
 		# Select as the requester as they are now (roles read afresh); never for a disabled account.
-		refused = access.act_as(self.user)
+		refused = access.act_as(self.user, self.doctype, self.action)
 		if refused:
 			raise frappe.PermissionError(refused)
 		names = read_page(self.doctype, self.filters, after=self.after, page_size=self.page_size)

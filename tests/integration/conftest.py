@@ -497,6 +497,8 @@ class DeskServers:
 				"-m",
 				"frappe.utils.bench_helper",
 				"frappe",
+				"--site",  # never the bench's default_site: the test site, whatever the Host says
+				SITE,
 				"serve",
 				"--port",
 				str(self.web_port),

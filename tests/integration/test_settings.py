@@ -13,11 +13,11 @@ from bulk_queue import settings
 def test_settings_apply_and_the_site_config_overrides_them(bq_settings, site_conf):
 	"""A value set in Bulk Queue Settings applies; the same key in the site config wins, and the form
 	is told which fields are overridden."""
-	bq_settings(max_chunk_size=300, default_chunk_size=150, max_active_jobs=0)
+	bq_settings(max_chunk_size=300, default_chunk_size=150, rate_limit=0)
 	frappe.clear_document_cache("Bulk Queue Settings", "Bulk Queue Settings")
 	assert settings.get("bulk_queue_max_chunk_size") == 300
 	assert settings.get("bulk_queue_default_chunk_size") == 150
-	assert settings.get("bulk_queue_max_active_jobs") == 0  # 0 is "no limit", not "unset"
+	assert settings.get("bulk_queue_rate_limit") == 0  # 0 is "no limit", not "unset" (the default is 60)
 	assert settings.overrides() == {}
 	site_conf(bulk_queue_max_chunk_size=400)
 	assert settings.get("bulk_queue_max_chunk_size") == 400

@@ -108,6 +108,38 @@ CASES = [
 		417,
 		"stage",
 	),
+	# the other entry points
+	("cancel without a job", {"method": "cancel_bulk_job", "data": {}}, 417, "bulk_job is required"),
+	(
+		"cancel with an object as job",
+		{"method": "cancel_bulk_job", "json": {"bulk_job": {"user": WRITER}}},
+		417,
+		"not an object",
+	),
+	(
+		"retry with a list as job",
+		{"method": "retry_failed", "json": {"bulk_job": ["BQJ-00001"]}},
+		417,
+		"not a list",
+	),
+	(
+		"failures with an object as job",
+		{"method": "get_failures", "json": {"bulk_job": {"name": ["like", "%"]}}},
+		417,
+		"not an object",
+	),
+	(
+		"status of an unknown job",
+		{"method": "get_bulk_job_status", "data": {"bulk_job": "BQJ-NO-SUCH"}},
+		404,
+		"not found",
+	),
+	(
+		"options for an unknown doctype",
+		{"method": "get_bulk_options", "data": {"doctype": "No Such DocType"}},
+		404,
+		"does not exist",
+	),
 	# the request itself
 	("GET instead of POST", {"http": "GET", "data": valid()}, 403, "Not permitted"),
 	("session without the CSRF token", {"csrf": False, "data": valid()}, 400, "Invalid Request"),
@@ -148,7 +180,13 @@ def test_bad_input_is_refused_clearly_and_changes_nothing(
 	request_ = _fill(request_, record)
 	modified = frappe.db.get_value(DOCTYPE, record, "modified")
 	before = snapshot()
-	if "json" in request_:
+	if "method" in request_:
+		method = "bulk_queue.api.bulk." + request_["method"]
+		if "json" in request_:
+			response = writer.call(method, request_["json"], as_json=True)
+		else:
+			response = writer.call(method, request_["data"])
+	elif "json" in request_:
 		response = writer.call(ENQUEUE, request_["json"], as_json=True)
 	elif "http" in request_:
 		response = writer.call(ENQUEUE, request_["data"], http_method=request_["http"])

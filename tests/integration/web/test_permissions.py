@@ -259,6 +259,7 @@ def test_jobs_and_failures_are_read_by_their_owner_only(users, workers):
 		{"doctype": "Bulk Queue Failure", "fieldname": "traceback", "filters": {"bulk_job": theirs}},
 		http_method="GET",
 	)
+	assert value.status_code in (200, 403), messages(value)
 	assert not (value.json().get("message") or {}).get("traceback")
 	report = client.call(
 		"frappe.desk.reportview.get",
@@ -280,6 +281,7 @@ def test_jobs_and_failures_are_read_by_their_owner_only(users, workers):
 	search = client.call(
 		"frappe.desk.search.search_link", {"doctype": "Bulk Queue Job", "txt": "BQJ"}, http_method="GET"
 	)
+	assert search.status_code == 200, messages(search)
 	found = {row.get("value") for row in search.json().get("message") or search.json().get("results") or []}
 	assert theirs not in found
 	global_search = client.call("frappe.utils.global_search.search", {"text": theirs}, http_method="GET")
@@ -373,11 +375,15 @@ def test_api_keys_and_bad_tokens(users):
 	assert snapshot() == before
 
 
-@pytest.mark.parametrize("change", ["disable the account", "remove the role"])
-def test_user_losing_access_mid_job(users, workers, change):
-	"""When the requester is disabled or loses the role while their job runs, the records not yet done
-	fail with a clear error; every record is either applied once or failed, none runs as anyone else."""
-	user = web_user(f"bq-http-midjob-{change.split()[0]}@example.com", ["Blogger"])
+@pytest.mark.parametrize("change", ["disable the account", "remove the role", "remove the Settings role"])
+def test_user_losing_access_mid_job(users, workers, bq_settings, change):
+	"""When the requester is disabled, loses the role the DocType needs, or loses the role Bulk Queue
+	Settings require while their job runs, the records not yet done fail with a clear error; every
+	record is either applied once or failed, none runs as anyone else."""
+	slug = change.lower().replace(" ", "-")
+	user = web_user(f"bq-http-midjob-{slug}@example.com", ["Blogger", "BQ Operator"])
+	if change == "remove the Settings role":
+		bq_settings(allowed_roles=["BQ Operator"])
 	tag, names = make_records(60, owner=user, sleep_ms=50)
 	workers.start(1)
 	response = _start(Client(users, user), names, chunk_size=10)
@@ -391,8 +397,10 @@ def test_user_losing_access_mid_job(users, workers, change):
 	doc = frappe.get_doc("User", user)
 	if change == "disable the account":
 		doc.enabled = 0
+	elif change == "remove the role":
+		doc.set("roles", [r for r in doc.roles if r.role != "Blogger"])
 	else:
-		doc.set("roles", [])
+		doc.set("roles", [r for r in doc.roles if r.role != "BQ Operator"])
 	doc.save(ignore_permissions=True)
 	frappe.db.commit()
 	try:
@@ -406,12 +414,13 @@ def test_user_losing_access_mid_job(users, workers, change):
 		assert 0 < done.failed < 60
 		assert all(counters[n] == (0 if n in failed_names else 1) for n in names)
 		assert all(f.exception_type == "PermissionError" for f in failed)
-		if change == "disable the account":
-			assert all("is disabled" in f.error for f in failed), failed[0].error
+		expected = {
+			"disable the account": "is disabled",
+			"remove the role": "Insufficient Permission for BQ Test Record",
+			"remove the Settings role": "no longer let",
+		}[change]
+		assert all(expected in f.error for f in failed), failed[0].error
 		modified_by = set(frappe.get_all(DOCTYPE, {"tag": tag, "counter": 1}, pluck="modified_by"))
 		assert modified_by == {user}
 	finally:
-		doc = frappe.get_doc("User", user)
-		doc.enabled = 1
-		doc.save(ignore_permissions=True)
-		frappe.db.commit()
+		web_user(user, ["Blogger", "BQ Operator"])

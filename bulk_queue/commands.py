@@ -44,9 +44,13 @@ def bulk_queue_group():
 @click.option(
 	"--user", default="Administrator", show_default=True, help="run as this user, with their permissions"
 )
+@click.option("--rate-limit", type=float, help="at most this many records per second (all workers)")
+@click.option("--start-at", help="start at this time (site time zone), e.g. '2026-12-01 01:00'")
 @click.option("--wait", is_flag=True, help="show a progress bar until the job ends")
 @pass_context
-def run(context, doctype, action, ids_file, filters, values, chunk_size, queue, user, wait):
+def run(
+	context, doctype, action, ids_file, filters, values, chunk_size, queue, user, rate_limit, start_at, wait
+):
 	"""Start a bulk job on DOCTYPE records given by --ids or --filters."""
 	with _site(context, user):
 		if bool(ids_file) == (filters is not None):
@@ -65,6 +69,8 @@ def run(context, doctype, action, ids_file, filters, values, chunk_size, queue, 
 			values=parsed_values,
 			chunk_size=chunk_size,
 			queue=queue,
+			rate_limit=rate_limit,
+			start_at=start_at,
 		)
 		if not wait:
 			click.echo(f"Watch it: bench --site {_site_name(context)} bulk-queue status {job}")
@@ -127,6 +133,38 @@ def cancel(context, job):
 		click.echo(
 			f"{job}: {progress['status']} ({progress['processed']:,} of {progress['total']:,} processed)"
 		)
+
+
+@bulk_queue_group.command("pause")
+@click.argument("job")
+@pass_context
+def pause(context, job):
+	"""Pause JOB: nothing stays queued, running chunks stop at their next commit."""
+	from bulk_queue import console
+
+	with _site(context):
+		progress = _guarded(console.pause, job)
+		click.echo(
+			f"{job}: {progress['status']} ({progress['processed']:,} of {progress['total']:,} processed). "
+			f"Resume with: bench --site {_site_name(context)} bulk-queue resume {job}"
+		)
+
+
+@bulk_queue_group.command("resume")
+@click.argument("job")
+@click.option("--wait", is_flag=True, help="show a progress bar until the job ends")
+@pass_context
+def resume(context, job, wait):
+	"""Resume a paused JOB from where each chunk stopped."""
+	from bulk_queue import console
+
+	with _site(context):
+		progress = _guarded(console.resume, job)
+		click.echo(
+			f"{job}: {progress['status']} ({progress['processed']:,} of {progress['total']:,} processed)"
+		)
+		if wait:
+			sys.exit(_watch(job, context))
 
 
 @bulk_queue_group.command("retry")
@@ -260,9 +298,10 @@ def _site_name(context) -> str:
 
 
 def _active() -> tuple[str, ...]:
-	from bulk_queue.dispatch import ACTIVE
+	"""Statuses of a job that has not ended (a paused one is waited for too: it ends after a resume)."""
+	from bulk_queue.dispatch import OPEN
 
-	return ACTIVE
+	return OPEN
 
 
 def _start(**kwargs) -> str:

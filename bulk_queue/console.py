@@ -41,7 +41,8 @@ def enqueue(
 		filters: ``frappe.get_list`` filters selecting the records (``[]``: every record the user can
 			read).
 		values: the fields to set, for ``set_value`` / ``set_value_fast``.
-		**options: ``chunk_size``, ``queue``, ``timeout``, as for ``enqueue_bulk``.
+		**options: ``chunk_size``, ``queue``, ``timeout``, ``rate_limit``, ``start_at``,
+			``email_on_finish``, as for ``enqueue_bulk``.
 
 	Raises:
 		frappe.ValidationError: (or PermissionError) on bad input; nothing is recorded then.
@@ -82,8 +83,8 @@ def wait(
 		progress = status(bulk_job)
 		if on_progress:
 			on_progress(progress)
-		if progress["status"] not in ACTIVE:
-			return progress
+		if progress["status"] not in (*ACTIVE, "Scheduled"):
+			return progress  # ended, or Paused: nothing happens until somebody resumes it
 		if deadline and time.monotonic() >= deadline:
 			raise TimeoutError(f"{bulk_job} is still {progress['status']} after {timeout} s")
 		time.sleep(interval)
@@ -92,6 +93,31 @@ def wait(
 def cancel(bulk_job: str) -> dict:
 	"""Cancel a job that is still Planning, Queued or Running; return its progress. Commits."""
 	return api.cancel_bulk_job(bulk_job)
+
+
+def preview(
+	doctype: str,
+	action: str,
+	ids: list[str] | str | None = None,
+	filters: Any = None,
+	values: dict | None = None,
+	sample: int = 20,
+) -> dict:
+	"""Dry run on the first ``sample`` records: what would change and what would fail; nothing is
+	written (see ``bulk_queue.api.bulk.preview_bulk``)."""
+	return api.preview_bulk(
+		doctype=doctype, action=action, ids=ids, filters=filters, values=values, sample=sample
+	)
+
+
+def pause(bulk_job: str) -> dict:
+	"""Pause a job that is Planning, Queued or Running; return its progress. Commits."""
+	return api.pause_bulk_job(bulk_job)
+
+
+def resume(bulk_job: str) -> dict:
+	"""Resume a Paused job from its chunks' watermarks; return its progress. Commits."""
+	return api.resume_bulk_job(bulk_job)
 
 
 def retry_failed(bulk_job: str) -> int:

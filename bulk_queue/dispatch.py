@@ -32,6 +32,10 @@ CHUNK = "Bulk Queue Chunk"
 # A job is Planning while a background planner still selects its records (its chunks may already run),
 # Queued until its first chunk starts, Running after.
 ACTIVE = ("Planning", "Queued", "Running")
+# Not ended, but nothing of it is on RQ: Scheduled waits for its start time, Paused for a resume.
+# Recovery leaves both alone.
+WAITING = ("Scheduled", "Paused")
+OPEN = WAITING + ACTIVE
 
 
 def rq_job_id(bulk_job: str, chunk_no: int, token: int) -> str:
@@ -65,13 +69,17 @@ def create_job(
 	filters: list | None = None,
 	expected: int | None = None,
 	email_on_finish: bool = False,
+	rate_limit: float | None = None,
+	start_at=None,
 ) -> str:
 	"""Insert the Bulk Queue Job and its Pending chunks in the current transaction; return the name.
 
 	With ``filters`` (and ``names`` empty) the job is created ``Planning``: no chunk yet, ``expected``
-	records matching now; ``tasks/planning.py`` selects them and writes the chunks.
+	records matching now; ``tasks/planning.py`` selects them and writes the chunks. With ``start_at``
+	it is ``Scheduled`` until then (``start_scheduled``), and becomes Planning or Queued at that time.
 	"""
 	planning = filters is not None and not names
+	first_status = "Planning" if planning else "Queued"
 	job = frappe.get_doc(
 		{
 			"doctype": JOB,
@@ -82,7 +90,10 @@ def create_job(
 			"filters": json.dumps(filters, default=str) if filters else None,
 			"values": json.dumps(values, sort_keys=True, default=str) if values else None,
 			"user": user,
-			"status": "Planning" if planning else "Queued",
+			"status": "Scheduled" if start_at else first_status,
+			"paused_from": first_status if start_at else None,
+			"start_at": start_at,
+			"rate_limit": rate_limit or 0,
 			"queue": queue,
 			"chunk_size": chunk_size,
 			"timeout": timeout,
@@ -154,7 +165,7 @@ def lock_job(bulk_job: str) -> frappe._dict | None:
 	rows = frappe.db.sql(
 		f"""select name, status, reference_doctype, action, `values`, user, queue, timeout,
 			total, processed, succeeded, failed, chunks, chunk_size, filters, started_at, selected_at,
-			plan_after, plan_token
+			plan_after, plan_token, rate_limit
 		from `tab{JOB}` where name=%s for update""",
 		bulk_job,
 		as_dict=True,
@@ -196,12 +207,17 @@ def claim_window(job: frappe._dict) -> list[frappe._dict]:
 	return rows
 
 
-def enqueue_chunks(job: frappe._dict, chunks: list[frappe._dict]) -> int:
-	"""Put claimed chunks on RQ. A Redis failure is left to recovery, which re-enqueues them."""
+def enqueue_chunks(job: frappe._dict, chunks: list[frappe._dict], *, first_at_front: bool = False) -> int:
+	"""Put claimed chunks on RQ. A Redis failure is left to recovery, which re-enqueues them.
+
+	``first_at_front``: the first chunk goes to the head of the queue (a job that just started, while
+	another bulk job's window waits there), so a small job's first records start within seconds
+	instead of behind a large job's queued chunks; the rest queue behind as usual.
+	"""
 	enqueued = 0
-	for chunk in chunks:
+	for i, chunk in enumerate(chunks):
 		try:
-			enqueue_chunk(job, chunk)
+			enqueue_chunk(job, chunk, at_front=first_at_front and i == 0)
 			enqueued += 1
 		except Exception:
 			frappe.log_error(
@@ -213,10 +229,11 @@ def enqueue_chunks(job: frappe._dict, chunks: list[frappe._dict]) -> int:
 	return enqueued
 
 
-def enqueue_chunk(job: frappe._dict, chunk: frappe._dict):
+def enqueue_chunk(job: frappe._dict, chunk: frappe._dict, *, at_front: bool = False):
 	"""Enqueue one try of a chunk (``run_chunk`` with its name and token)."""
 	return enqueue_task(
 		job,
+		at_front=at_front,
 		method=RUN_CHUNK,
 		rq_id=rq_job_id(job.name, chunk.chunk_no, chunk.token),
 		# What Desk -> Background Jobs shows as Job Name.
@@ -254,7 +271,14 @@ def _describe(job: frappe._dict) -> str:
 
 
 def enqueue_task(
-	job: frappe._dict, *, method: str, rq_id: str, job_name: str, kwargs: dict, timeout: int | None = None
+	job: frappe._dict,
+	*,
+	method: str,
+	rq_id: str,
+	job_name: str,
+	kwargs: dict,
+	timeout: int | None = None,
+	at_front: bool = False,
 ):
 	"""Enqueue ``method(**kwargs)`` for ``job`` through Frappe's ``execute_job``, with an RQ retry.
 
@@ -291,7 +315,21 @@ def enqueue_task(
 		result_ttl=frappe.conf.get("rq_results_ttl") or RQ_RESULTS_TTL,
 		job_id=create_job_id(rq_id),
 		retry=Retry(max=CHUNK_RETRIES),
+		at_front=at_front,
 	)
+
+
+def others_waiting(job: frappe._dict) -> bool:
+	"""Whether chunks of another bulk job wait on ``job``'s queue (the head of it), so a job starting
+	now should not queue behind them."""
+	from frappe.utils.background_jobs import get_queue
+
+	try:
+		waiting = get_queue(job.queue).get_job_ids(0, 200)
+	except Exception:
+		return False
+	prefix, own = f"{frappe.local.site}::bulk_queue:", f"{frappe.local.site}::bulk_queue:{job.name}:"
+	return any(i.startswith(prefix) and ":chunk-" in i and not i.startswith(own) for i in waiting)
 
 
 def _action_label(action: str) -> str:
@@ -358,7 +396,7 @@ def cancel_job(bulk_job: str) -> frappe._dict:
 	job = lock_job(bulk_job)
 	if not job:
 		frappe.throw(frappe._("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
-	if job.status not in ACTIVE:
+	if job.status not in OPEN:
 		frappe.db.rollback()
 		return job
 	now = now_datetime()
@@ -384,6 +422,122 @@ def cancel_job(bulk_job: str) -> frappe._dict:
 	from bulk_queue import completion
 
 	completion.after_end(bulk_job)
+	return job
+
+
+def start_scheduled(bulk_job: str) -> bool:
+	"""Start a Scheduled job whose time has come: Queued with its window on RQ, or Planning with its
+	planner enqueued. Returns whether it started; commits."""
+	job = lock_job(bulk_job)
+	details = frappe.db.get_value(JOB, bulk_job, ["start_at", "paused_from"], as_dict=True) if job else None
+	if not job or job.status != "Scheduled" or (details.start_at and details.start_at > now_datetime()):
+		frappe.db.rollback()
+		return False
+	status = details.paused_from if details.paused_from in ACTIVE else "Queued"
+	frappe.db.sql(f"update `tab{JOB}` set status=%s, paused_from=null where name=%s", (status, bulk_job))
+	job.status = status
+	if status == "Planning":
+		# The planner selects what existed when the job was requested (selected_at), as always.
+		frappe.db.set_value(JOB, bulk_job, "plan_heartbeat", now_datetime(), update_modified=False)
+	claimed = claim_window(job)
+	frappe.db.commit()
+	enqueue_chunks(job, claimed, first_at_front=others_waiting(job))
+	if status == "Planning":
+		from bulk_queue.tasks import planning
+
+		planning.start(job)
+	return True
+
+
+def pause_job(bulk_job: str) -> frappe._dict:
+	"""Pause an active job: nothing of it stays on RQ, running chunks stop at their next commit keeping
+	what they committed (their chunk goes back to Pending at its watermark), a planner stops before
+	its next page. Returns the job's row after the change; commits."""
+	job = lock_job(bulk_job)
+	if not job:
+		frappe.throw(frappe._("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
+	if job.status not in ACTIVE:
+		frappe.db.rollback()
+		frappe.throw(
+			frappe._(
+				"Bulk Queue Job {0} is {1}; only a planning, queued or running job can be paused."
+			).format(bulk_job, frappe._(job.status)),
+			title=frappe._("Cannot Pause"),
+		)
+	now = now_datetime()
+	queued = frappe.db.sql(
+		f"select name, rq_job_id from `tab{CHUNK}` where bulk_job=%s and status='Queued' for update",
+		bulk_job,
+		as_dict=True,
+	)
+	# A new token fences the dropped tries: one that starts anyway finds the chunk not its own.
+	frappe.db.sql(
+		f"""update `tab{CHUNK}` set status='Pending', token=token+1, rq_job_id=null, modified=%s
+		where bulk_job=%s and status='Queued'""",
+		(now, bulk_job),
+	)
+	dropped = [c.rq_job_id for c in queued if c.rq_job_id]
+	if job.status == "Planning":
+		dropped.append(frappe.db.get_value(JOB, bulk_job, "plan_rq_job_id"))
+	frappe.db.sql(
+		f"update `tab{JOB}` set status='Paused', paused_from=%s, paused_at=%s where name=%s",
+		(job.status, now, bulk_job),
+	)
+	frappe.db.commit()
+	drop_rq_jobs([d for d in dropped if d])
+	job.paused_from, job.status = job.status, "Paused"
+	return job
+
+
+def resume_job(bulk_job: str) -> frappe._dict:
+	"""Resume a paused job from its chunks' watermarks: its window is enqueued again, a planner that
+	had not finished selecting gets a new try, and chunks whose run was lost while paused are
+	recovered. Returns the job's row after the change; commits."""
+	job = lock_job(bulk_job)
+	if not job:
+		frappe.throw(frappe._("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
+	if job.status != "Paused":
+		frappe.db.rollback()
+		frappe.throw(
+			frappe._("Bulk Queue Job {0} is {1}, not Paused.").format(bulk_job, frappe._(job.status)),
+			title=frappe._("Cannot Resume"),
+		)
+	paused_from = frappe.db.get_value(JOB, bulk_job, "paused_from")
+	status = paused_from if paused_from in ACTIVE else ("Running" if job.started_at else "Queued")
+	frappe.db.sql(
+		f"update `tab{JOB}` set status=%s, paused_from=null, paused_at=null where name=%s",
+		(status, bulk_job),
+	)
+	job.status = status
+	replan = status == "Planning"
+	if replan:
+		job.plan_token = (job.plan_token or 0) + 1
+		frappe.db.set_value(
+			JOB,
+			bulk_job,
+			{
+				"plan_token": job.plan_token,
+				"plan_rq_job_id": planner_rq_job_id(bulk_job, job.plan_token),
+				"plan_heartbeat": now_datetime(),
+			},
+			update_modified=False,
+		)
+	claimed = claim_window(job)
+	finished = finish_if_done(bulk_job)  # every chunk may have ended while it was paused
+	frappe.db.commit()
+	enqueue_chunks(job, claimed)
+	if replan:
+		from bulk_queue.tasks import planning
+
+		planning.start(job)
+	from bulk_queue import completion
+	from bulk_queue.tasks import recovery
+
+	if finished:
+		job.status = finished
+		completion.after_end(bulk_job)
+	else:
+		recovery.check_job(bulk_job, throttle=False)  # a chunk whose run died while it was paused
 	return job
 
 

@@ -10,7 +10,7 @@ import time
 import frappe
 from frappe.utils import get_datetime, now_datetime
 
-from bulk_queue import settings
+from bulk_queue import settings, throttle
 from bulk_queue.dispatch import ACTIVE
 
 EVENT = "bulk_queue_progress"
@@ -29,6 +29,9 @@ FIELDS = (
 	"started_at",
 	"ended_at",
 	"selected_at",
+	"rate_limit",
+	"start_at",
+	"paused_at",
 )
 
 _last_sent: dict[str, float] = {}
@@ -69,7 +72,7 @@ def message(job: frappe._dict) -> dict:
 	processed = job.processed or 0
 	elapsed = None
 	if job.get("started_at"):
-		end = job.get("ended_at") or now_datetime()
+		end = job.get("ended_at") or job.get("paused_at") or now_datetime()
 		elapsed = max(0.0, (get_datetime(end) - get_datetime(job.started_at)).total_seconds())
 	rate = processed / elapsed if elapsed and processed else None
 	active = job.status in ACTIVE
@@ -92,6 +95,10 @@ def message(job: frappe._dict) -> dict:
 		"elapsed": round(elapsed, 1) if elapsed is not None else None,
 		"rate": round(rate, 1) if rate else None,
 		"eta": round(eta) if eta is not None else None,
+		"rate_limit": job.get("rate_limit") or None,
+		"start_at": job.get("start_at"),
+		# "rate" (its records-per-second limit) or "database" (busy): why workers waited just now
+		"throttled": throttle.throttled(job.name) if active else None,
 	}
 
 

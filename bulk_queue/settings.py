@@ -34,6 +34,10 @@ DEFAULTS = {
 	"bulk_queue_chunk_timeout": 0,  # seconds per chunk job; 0 = the queue's own timeout
 	"bulk_queue_max_attempts": 3,  # tries per record for transient errors
 	"bulk_queue_progress_interval": 0.5,  # seconds between realtime events of one job
+	# back off while MariaDB's Threads_running is above this (0: never), see throttle.py
+	"bulk_queue_throttle_threads_running": 0,
+	"bulk_queue_max_rate_limit": 100_000,  # the highest records-per-second limit a job may ask for
+	"bulk_queue_max_preview": 100,  # records one dry run (preview_bulk) may try
 	# a chunk job that finishes its chunk takes the job's next one in the same process for up to this
 	# many seconds (0: one chunk per job), saving the start-up of a fresh work horse per chunk
 	"bulk_queue_chain_seconds": 60,
@@ -57,9 +61,12 @@ SETTINGS_FIELDS = {
 	"bulk_queue_max_queued_chunks": "max_queued_chunks",
 	"bulk_queue_commit_every": "commit_every",
 	"bulk_queue_max_attempts": "max_attempts",
+	"bulk_queue_throttle_threads_running": "throttle_threads_running",
 }
 # Keys for which 0 is a setting ("no limit"), not "unset".
-ZERO_ALLOWED = frozenset({"bulk_queue_max_active_jobs", "bulk_queue_rate_limit"})
+ZERO_ALLOWED = frozenset(
+	{"bulk_queue_max_active_jobs", "bulk_queue_rate_limit", "bulk_queue_throttle_threads_running"}
+)
 
 # The ranges Bulk Queue Settings accepts (and the API relies on).
 RANGES = {
@@ -71,6 +78,7 @@ RANGES = {
 	"max_queued_chunks": (1, 1_000),
 	"commit_every": (1, 10_000),
 	"max_attempts": (1, 20),
+	"throttle_threads_running": (0, 100_000),
 	"keep_days": (1, 36_500),
 }
 

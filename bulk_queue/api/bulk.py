@@ -5,6 +5,7 @@
 from __future__ import annotations
 
 import hashlib
+from datetime import timezone
 from typing import Any
 
 import frappe
@@ -31,6 +32,8 @@ def enqueue_bulk(
 	timeout: Any = None,
 	filters: Any = None,
 	email_on_finish: Any = None,
+	rate_limit: Any = None,
+	start_at: Any = None,
 ) -> dict:
 	"""Start a bulk job applying ``action`` to the records ``ids`` (or those matching ``filters``) of
 	``doctype``.
@@ -48,6 +51,10 @@ def enqueue_bulk(
 		timeout: seconds one chunk job may run (default: the queue's timeout).
 		email_on_finish: also email the requester when the job ends (a Notification Log entry is
 			always made).
+		rate_limit: at most this many records per second, across all the job's workers (for actions
+			that call other systems, or to spare a busy database); empty or 0: no limit.
+		start_at: a date and time (the site's time zone unless it says otherwise) to start at; the job
+			waits as Scheduled until then, with nothing on the queue.
 
 	Returns:
 		``{"bulk_job": name, "enqueued": chunk jobs, "total": records, "queued_now": on RQ now,
@@ -59,28 +66,12 @@ def enqueue_bulk(
 	user may have and how many starts a minute (HTTP 429 beyond that).
 	"""
 	user = frappe.session.user
-	doctype = _validate_doctype(doctype)
-	if not action:
-		frappe.throw(
-			_("action is required: what to do with each record ({0}).").format(
-				", ".join(sorted(get_actions()))
-			),
-			title=_("Invalid Action"),
-		)
-	if not isinstance(action, str):
-		frappe.throw(
-			_("action must be the name of an action, not {0}.").format(_kind(action)),
-			title=_("Invalid Action"),
-		)
-	act = get_action(action)
-	access.check_can_start(doctype, act.name, user)
-	meta = frappe.get_meta(doctype)
-	_check_action(meta, act, user)
-
-	values = _validate_values(meta, act, _parse_values(values), user)
+	doctype, act, values = _validate_request(doctype, action, values, user)
 	chunk_size = _validate_chunk_size(chunk_size)
 	queue = _validate_queue(queue)
 	timeout = _validate_timeout(timeout)
+	rate_limit = _validate_rate_limit(rate_limit)
+	start_at = _validate_start_at(start_at)
 	parsed_filters = matching = None
 	if filters is not None and filters != "":
 		# Filters select; empty filters select every record the caller can read, like the list view.
@@ -101,7 +92,7 @@ def enqueue_bulk(
 		existing = frappe.db.sql(
 			"""select name, total, chunks from `tabBulk Queue Job` where selection_hash=%s and user=%s
 			and status in %s order by creation desc limit 1 for update""",
-			(fingerprint, user, dispatch.ACTIVE),
+			(fingerprint, user, dispatch.OPEN),
 			as_dict=True,
 		)
 		if existing:
@@ -130,6 +121,8 @@ def enqueue_bulk(
 			filters=parsed_filters,
 			expected=matching,
 			email_on_finish=frappe.utils.cint(email_on_finish) == 1,
+			rate_limit=rate_limit,
+			start_at=start_at,
 		)
 		job = dispatch.lock_job(name)
 		claimed = dispatch.claim_window(job)
@@ -140,6 +133,15 @@ def enqueue_bulk(
 	finally:
 		frappe.db.sql("select release_lock(%s)", lock)
 
+	if job.status == "Scheduled":
+		return {
+			"bulk_job": name,
+			"enqueued": chunk_count(len(names) or matching, chunk_size),
+			"total": len(names) or matching,
+			"queued_now": 0,
+			"existing": False,
+			**_progress_of(name),
+		}
 	if job.status == "Planning":
 		# Too many to select in this request: the planner selects them and writes the chunks.
 		planning.start(job)
@@ -151,7 +153,7 @@ def enqueue_bulk(
 			"existing": False,
 			**_progress_of(name),
 		}
-	queued_now = dispatch.enqueue_chunks(job, claimed)
+	queued_now = dispatch.enqueue_chunks(job, claimed, first_at_front=dispatch.others_waiting(job))
 	if queued_now < len(claimed):
 		frappe.msgprint(
 			_(
@@ -168,6 +170,80 @@ def enqueue_bulk(
 		"existing": False,
 		**_progress_of(name),
 	}
+
+
+@frappe.whitelist(methods=["POST"])
+def preview_bulk(
+	doctype: str | None = None,
+	action: str | None = None,
+	ids: Any = None,
+	filters: Any = None,
+	values: Any = None,
+	sample: Any = 20,
+) -> dict:
+	"""Dry run: apply ``action`` to a sample of the selection inside a transaction that is always rolled
+	back, and say per record what would change or why it would fail. Nothing is written or sent.
+
+	Takes the same ``doctype``, ``action``, ``ids`` / ``filters`` and ``values`` as ``enqueue_bulk``
+	(and the same checks); ``sample``: how many records to try, the first ones of the selection
+	(default 20, at most ``bulk_queue_max_preview``, 100).
+
+	Returns ``{"records": [{"name", "changes": [{"field", "label", "old", "new"}], "error",
+	"exception_type"}], "would_fail": n, "sampled": n, "total": records selected}``.
+	"""
+	from bulk_queue import preview
+
+	user = frappe.session.user
+	doctype, act, values = _validate_request(doctype, action, values, user)
+	size = _validate_sample(sample)
+	if filters is not None and filters != "":
+		if ids not in (None, "", "[]", []):
+			frappe.throw(_("Give either ids or filters, not both."), title=_("Invalid Selection"))
+		parsed = selection_filters.parse_filters(filters, doctype)
+		total = selection_filters.count_matching(doctype, parsed)
+		if not total:
+			frappe.throw(
+				_("No {0} records match these filters.").format(_(doctype)), title=_("Invalid Selection")
+			)
+		names = selection_filters.read_page(doctype, parsed, after=None, page_size=size)
+	else:
+		names = _parse_ids(ids)
+		total, names = len(names), names[:size]
+	return {**preview.run(doctype, act, names, values), "total": total}
+
+
+def _validate_request(doctype: Any, action: Any, values: Any, user: str):
+	"""What every start (and dry run) checks first: the DocType, the action, Bulk Queue Settings, the
+	user's permission and the values. Returns ``(doctype, action, values)``."""
+	doctype = _validate_doctype(doctype)
+	if not action:
+		frappe.throw(
+			_("action is required: what to do with each record ({0}).").format(
+				", ".join(sorted(get_actions()))
+			),
+			title=_("Invalid Action"),
+		)
+	if not isinstance(action, str):
+		frappe.throw(
+			_("action must be the name of an action, not {0}.").format(_kind(action)),
+			title=_("Invalid Action"),
+		)
+	act = get_action(action)
+	access.check_can_start(doctype, act.name, user)
+	meta = frappe.get_meta(doctype)
+	_check_action(meta, act, user)
+	return doctype, act, _validate_values(meta, act, _parse_values(values), user)
+
+
+def _validate_sample(sample: Any) -> int:
+	largest = settings.get("bulk_queue_max_preview")
+	try:
+		size = int(sample) if sample not in (None, "") else 20
+	except (TypeError, ValueError):
+		size = 0
+	if isinstance(sample, bool) or not 1 <= size <= largest:
+		frappe.throw(_("sample must be a whole number from 1 to {0}.").format(largest))
+	return size
 
 
 def _lock_user(user: str) -> str:
@@ -389,6 +465,53 @@ def _validate_timeout(timeout: Any) -> int | None:
 	return seconds
 
 
+def _validate_rate_limit(rate_limit: Any) -> float | None:
+	if rate_limit in (None, "", 0, "0"):
+		return None
+	highest = settings.get("bulk_queue_max_rate_limit")
+	try:
+		rate = float(rate_limit)
+	except (TypeError, ValueError):
+		rate = -1.0
+	if isinstance(rate_limit, bool) or not (0 < rate <= highest) or rate != rate:
+		frappe.throw(
+			_("rate_limit must be a number of records per second above 0, at most {0}.").format(highest),
+			title=_("Invalid Rate Limit"),
+		)
+	return rate
+
+
+def _validate_start_at(start_at: Any):
+	"""A start time in the site's time zone (naive, as Frappe stores datetimes), or None for now."""
+	from datetime import timedelta
+
+	from frappe.utils import add_to_date, convert_utc_to_system_timezone, get_datetime, now_datetime
+
+	if start_at in (None, ""):
+		return None
+	try:
+		when = get_datetime(start_at) if isinstance(start_at, str) else None
+	except Exception:
+		when = None
+	if when is None:
+		frappe.throw(
+			_("start_at must be a date and time, like 2026-12-01 01:00:00."), title=_("Invalid Start Time")
+		)
+	if when.tzinfo:
+		when = convert_utc_to_system_timezone(when.astimezone(timezone.utc)).replace(tzinfo=None)
+	now = now_datetime()
+	if when <= now - timedelta(minutes=1):
+		frappe.throw(
+			_("start_at {0} has already passed.").format(
+				frappe.format_value(when, {"fieldtype": "Datetime"})
+			),
+			title=_("Invalid Start Time"),
+		)
+	if when > add_to_date(now, days=366):
+		frappe.throw(_("start_at must be within a year."), title=_("Invalid Start Time"))
+	return when if when > now else None
+
+
 def _check_queue_reachable(queue: str) -> None:
 	from frappe.utils.background_jobs import get_queue
 
@@ -412,6 +535,29 @@ def cancel_bulk_job(bulk_job: str | None = None) -> dict:
 	dispatch.cancel_job(bulk_job)
 	progress.publish(bulk_job, force=True)
 	return get_bulk_job_status(bulk_job)
+
+
+@frappe.whitelist(methods=["POST"])
+def pause_bulk_job(bulk_job: str | None = None) -> dict:
+	"""Pause a planning, queued or running bulk job (its requester or a System Manager).
+
+	Nothing of it stays on the queue; running chunks stop at their next commit, keeping what they
+	committed. Status Paused until ``resume_bulk_job``; worker and Redis restarts do not wake it.
+	Returns the job's status and counters."""
+	job = _check_job_access(bulk_job)
+	dispatch.pause_job(job.name)
+	progress.publish(job.name, force=True)
+	return get_bulk_job_status(job.name)
+
+
+@frappe.whitelist(methods=["POST"])
+def resume_bulk_job(bulk_job: str | None = None) -> dict:
+	"""Resume a paused bulk job from where each chunk stopped (its requester or a System Manager).
+	Returns the job's status and counters."""
+	job = _check_job_access(bulk_job)
+	dispatch.resume_job(job.name)
+	progress.publish(job.name, force=True)
+	return get_bulk_job_status(job.name)
 
 
 @frappe.whitelist(methods=["POST"])
@@ -496,8 +642,8 @@ def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 
 @frappe.whitelist()
 def get_active_jobs() -> list[dict]:
-	"""The calling user's active (Planning, Queued, Running) bulk jobs, newest first, as progress
-	events."""
+	"""The calling user's bulk jobs that have not ended (Scheduled, Planning, Queued, Running, Paused),
+	newest first, as progress events."""
 	return active_jobs(frappe.session.user)
 
 
@@ -506,7 +652,7 @@ def active_jobs(user: str, limit: int = 10) -> list[dict]:
 		return []
 	rows = frappe.get_all(
 		"Bulk Queue Job",
-		filters={"user": user, "status": ("in", dispatch.ACTIVE)},
+		filters={"user": user, "status": ("in", dispatch.OPEN)},
 		fields=list(progress.FIELDS),
 		order_by="creation desc",
 		limit_page_length=limit,

@@ -26,9 +26,10 @@ import frappe
 from frappe.utils import now_datetime
 from rq.timeouts import JobTimeoutException
 
-from bulk_queue import access, completion, dispatch, progress, settings
+from bulk_queue import access, completion, dispatch, progress, settings, throttle
 from bulk_queue.actions import get_action
 from bulk_queue.tasks import recovery
+from bulk_queue.transaction import callback_marks, drop_callbacks_after
 from bulk_queue.utils.backoff import backoff_delay
 
 JOB = dispatch.JOB
@@ -79,6 +80,7 @@ class ChunkRunner:
 		self.started = time.monotonic()
 		self.rq_job_id = _current_rq_job_id()
 		self.next_chunk: frappe._dict | None = None
+		self.pressure = throttle.DatabasePressure()
 
 	# -- lifecycle --------------------------------------------------------------------------------
 
@@ -128,6 +130,15 @@ class ChunkRunner:
 			frappe.db.rollback()
 			return False
 		now = now_datetime()
+		if job.status in dispatch.WAITING:
+			# Paused (or not started yet): the chunk waits at its watermark for the job to go on.
+			frappe.db.sql(
+				f"""update `tab{CHUNK}` set status='Pending', token=token+1, rq_job_id=null, modified=%s
+				where name=%s""",
+				(now, self.chunk),
+			)
+			frappe.db.commit()
+			return False
 		if job.status not in dispatch.ACTIVE:
 			frappe.db.sql(
 				f"update `tab{CHUNK}` set status='Cancelled', ended_at=%s, modified=%s where name=%s",
@@ -292,8 +303,10 @@ class ChunkRunner:
 				self._record_failure(self.names[self.idx], "PermissionError", self.refused, "", 0)
 				self.idx += 1
 			elif self.action.apply_batch and self.idx >= self.one_by_one_until:
+				self._hold_back(min(self._batch_size(), len(self.names) - self.idx))
 				self._apply_batch()
 			else:
+				self._hold_back(1)
 				self._apply(self.names[self.idx])
 				self.idx += 1
 			if (
@@ -303,6 +316,39 @@ class ChunkRunner:
 			):
 				self._flush()
 		self._flush(final=True)
+
+	def _hold_back(self, records: int) -> None:
+		"""Wait while the database is busy, and for the job's rate limit to allow ``records`` more.
+
+		A wait longer than a moment commits first (no row stays locked while we sleep); one that
+		would outlast this try's deadline hands the chunk to a fresh try instead."""
+		while True:
+			wait = self.pressure.wait_needed()
+			if not wait:
+				break
+			throttle.mark(self.job.name, "database")
+			self._sleep(wait)
+		rate = self.job.get("rate_limit")
+		if rate:
+			self._sleep(throttle.reserve(self.job.name, records, rate))
+
+	def _sleep(self, seconds: float) -> None:
+		if seconds <= 0:
+			return
+		if time.monotonic() + seconds >= self.deadline:
+			self._flush(continue_later=True)  # raises _Stop
+		if seconds > 0.2 and self.idx > self.batch.start:
+			self._flush()
+		time.sleep(seconds)
+
+	def _batch_size(self) -> int:
+		"""Records per call of a batch action: one per commit after a lost chunk, and never more than
+		a second's worth under a rate limit."""
+		if self.commit_every == 1:
+			return 1
+		size = max(self.commit_every, FAST_BATCH)
+		rate = self.job.get("rate_limit")
+		return min(size, max(1, int(rate))) if rate else size
 
 	def _start_batch(self) -> None:
 		# Each transaction acts for the requester as they are now: a disabled account fails the rest
@@ -331,7 +377,7 @@ class ChunkRunner:
 		savepoint = f"bq_rec_{self.idx}"
 		while True:
 			prior = self.transient_failures.get(self.idx, 0)
-			marks = _callback_marks()
+			marks = callback_marks()
 			try:
 				frappe.db.savepoint(savepoint)
 			except Exception as e:
@@ -392,13 +438,13 @@ class ChunkRunner:
 		one at a time through ``_apply`` (and the usual commit points), so the record to blame is found
 		and the others still succeed. A batch that keeps losing its transaction goes one at a time too.
 		"""
-		size = 1 if self.commit_every == 1 else max(self.commit_every, FAST_BATCH)
+		size = self._batch_size()
 		start = self.idx
 		names = self.names[start : start + size]
 		savepoint = f"bq_batch_{start}"
 		attempts = 0
 		while True:
-			marks = _callback_marks()
+			marks = callback_marks()
 			try:
 				frappe.db.savepoint(savepoint)
 			except Exception as e:
@@ -447,7 +493,7 @@ class ChunkRunner:
 			frappe.db.rollback(save_point=savepoint)
 		except Exception:
 			return False
-		_drop_callbacks_after(marks)
+		drop_callbacks_after(marks)
 		return True
 
 	def _record_failure(self, name: str, exc_type: str, message: str, tb: str, attempts: int) -> None:
@@ -482,14 +528,19 @@ class ChunkRunner:
 		if not job or not self._owns(row):
 			frappe.db.rollback()
 			raise _Stop
-		if job.status not in dispatch.ACTIVE:
+		paused = job.status in dispatch.WAITING
+		if not paused and job.status not in dispatch.ACTIVE:
 			self._stop_cancelled()
 
 		now = now_datetime()
 		succeeded, failed = self.batch.succeeded, self.batch.failed
 		retries, self.unflushed_retries = self.unflushed_retries, 0
-		status = "Done" if final else ("Queued" if continue_later else "Running")
-		token = self.token + 1 if continue_later else self.token
+		if paused and not final:
+			# Keep what this batch did; the chunk waits at its new watermark for the resume.
+			status, token, continue_later = "Pending", self.token + 1, False
+		else:
+			status = "Done" if final else ("Queued" if continue_later else "Running")
+			token = self.token + 1 if continue_later else self.token
 		frappe.db.sql(
 			f"""update `tab{CHUNK}` set done_upto=%s, succeeded=succeeded+%s, failed=failed+%s,
 				status=%s, token=%s, heartbeat=%s, modified=%s,
@@ -520,7 +571,7 @@ class ChunkRunner:
 				failed=failed+%s, retries=retries+%s where name=%s""",
 			(succeeded + failed, succeeded, failed, retries, self.job.name),
 		)
-		following = self._claim_continuation(job) if final and self._may_continue() else None
+		following = self._claim_continuation(job) if final and not paused and self._may_continue() else None
 		claimed = dispatch.claim_window(job) if final else []
 		finished = dispatch.finish_if_done(self.job.name) if final else None
 		try:
@@ -546,7 +597,7 @@ class ChunkRunner:
 			# Look for lost siblings: every few seconds while this process goes on with the job's next
 			# chunk, and always when it stops (it may be the job's last running chunk).
 			recovery.check_job(self.job.name, throttle=bool(following))
-		if continue_later:
+		if continue_later or (paused and not final):
 			raise _Stop
 		self._start_batch()
 
@@ -651,23 +702,3 @@ def _error_tuple(e: BaseException) -> tuple[str, str, str]:
 	except Exception:
 		pass
 	return type(e).__name__, message.strip() or type(e).__name__, frappe.get_traceback(with_context=False)
-
-
-def _callback_marks() -> tuple[int, int, int]:
-	log = getattr(frappe.local, "_realtime_log", None)
-	return (
-		len(getattr(frappe.db.before_commit, "_functions", ())),
-		len(getattr(frappe.db.after_commit, "_functions", ())),
-		len(log) if log is not None else -1,
-	)
-
-
-def _drop_callbacks_after(marks: tuple[int, int, int]) -> None:
-	"""Forget commit callbacks and realtime messages queued by a record that was rolled back."""
-	for manager, mark in ((frappe.db.before_commit, marks[0]), (frappe.db.after_commit, marks[1])):
-		functions = getattr(manager, "_functions", None)
-		while functions is not None and len(functions) > mark:
-			functions.pop()
-	log = getattr(frappe.local, "_realtime_log", None)
-	if log is not None and marks[2] >= 0:
-		del log[marks[2] :]

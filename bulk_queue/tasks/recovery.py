@@ -44,7 +44,9 @@ def maybe_recover(method: str | None = None, **kwargs) -> None:
 		if not frappe.cache.set(key, 1, nx=True, ex=THROTTLE):
 			return
 		if not frappe.db.sql(
-			"select 1 from `tabBulk Queue Job` where status in %s limit 1", [dispatch.ACTIVE]
+			"""select 1 from `tabBulk Queue Job` where status in %s
+			or (status='Scheduled' and start_at <= %s) limit 1""",
+			[dispatch.ACTIVE, now_datetime()],
 		):
 			return
 		frappe.enqueue(RECOVER, queue="short", job_id="bulk_queue:recover", deduplicate=True)
@@ -54,12 +56,14 @@ def maybe_recover(method: str | None = None, **kwargs) -> None:
 
 
 def recover() -> dict:
-	"""Re-enqueue lost chunks of every active bulk job; finish jobs whose chunks are all done.
+	"""Start Scheduled jobs whose time has come; re-enqueue lost chunks of every active bulk job;
+	finish jobs whose chunks are all done.
 
-	Returns counts: ``{"jobs": scanned, "requeued": chunks, "failed_records": poisoned records,
-	"ends_handled": ended jobs whose notification and hooks had not run}``.
+	Returns counts: ``{"started": scheduled jobs started, "jobs": scanned, "requeued": chunks,
+	"failed_records": poisoned records, "ends_handled": ended jobs whose notification and hooks had
+	not run}``.
 	"""
-	stats = {"jobs": 0, "requeued": 0, "failed_records": 0}
+	stats = {"jobs": 0, "requeued": 0, "failed_records": 0, "started": start_due()}
 	jobs = frappe.db.sql_list(
 		"select name from `tabBulk Queue Job` where status in %s order by creation", [dispatch.ACTIVE]
 	)
@@ -70,6 +74,29 @@ def recover() -> dict:
 		stats["failed_records"] += poisoned
 	stats["ends_handled"] = completion.sweep()
 	return stats
+
+
+def start_due() -> int:
+	"""Start Scheduled jobs whose start time has come (every minute, from the scheduler); returns how
+	many started."""
+	started = 0
+	due = frappe.db.sql_list(
+		"select name from `tabBulk Queue Job` where status='Scheduled' and start_at <= %s order by start_at",
+		now_datetime(),
+	)
+	for bulk_job in due:
+		try:
+			if dispatch.start_scheduled(bulk_job):
+				started += 1
+				progress.publish(bulk_job, force=True)
+		except Exception:
+			frappe.db.rollback()
+			frappe.log_error(
+				title=f"bulk_queue: could not start scheduled job {bulk_job}",
+				reference_doctype=dispatch.JOB,
+				reference_name=bulk_job,
+			)
+	return started
 
 
 def check_job(bulk_job: str, *, throttle: bool = True) -> None:

@@ -443,6 +443,23 @@ def ensure_user(email: str, roles: list[str]) -> str:
 	return email
 
 
+def restart_queue_redis() -> None:
+	"""Shut the bench's queue Redis down without saving, then start it again from its config."""
+	import frappe
+
+	url = frappe.conf.redis_queue
+	port = url.rsplit(":", 1)[1].split("/")[0]
+	subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], check=False, capture_output=True)
+	time.sleep(1)
+	subprocess.run(
+		["redis-server", "redis_queue.conf", "--daemonize", "yes"], cwd=BENCH / "config", check=True
+	)
+	for _ in range(40):
+		if subprocess.run(["redis-cli", "-p", port, "ping"], capture_output=True).returncode == 0:
+			break
+		time.sleep(0.25)
+
+
 # -- web server ---------------------------------------------------------------------------------
 
 

@@ -19,6 +19,7 @@ from .conftest import (
 	enqueue,
 	failures,
 	make_records,
+	restart_queue_redis,
 	wait_for_job,
 	wait_until,
 )
@@ -83,7 +84,7 @@ def test_redis_restart_mid_run(workers):
 	job = result["bulk_job"]
 	workers.start(2, scheduler=True)
 	wait_until(lambda: _processed(job) >= 60, timeout=120, message="60 processed")
-	_restart_queue_redis()
+	restart_queue_redis()
 	done = wait_for_job(job, timeout=300)
 	assert done.status == "Completed", failures(job)
 	assert_exactly_once(tag, done)
@@ -256,18 +257,3 @@ def _sessions():
 	return frappe.db.sql(
 		"select id, time_ms, state, left(info, 160) from information_schema.processlist where id != connection_id()"
 	)
-
-
-def _restart_queue_redis():
-	"""Shut the bench's queue Redis down without saving, then start it again from its config."""
-	url = frappe.conf.redis_queue
-	port = url.rsplit(":", 1)[1].split("/")[0]
-	subprocess.run(["redis-cli", "-p", port, "shutdown", "nosave"], check=False, capture_output=True)
-	time.sleep(1)
-	subprocess.run(
-		["redis-server", "redis_queue.conf", "--daemonize", "yes"], cwd=BENCH / "config", check=True
-	)
-	for _ in range(40):
-		if subprocess.run(["redis-cli", "-p", port, "ping"], capture_output=True).returncode == 0:
-			break
-		time.sleep(0.25)

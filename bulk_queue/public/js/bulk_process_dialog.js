@@ -121,9 +121,29 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 					label: __("Email me when it ends"),
 					description: __("You always get a notification in Desk."),
 				},
+				{ fieldtype: "Section Break", fieldname: "control_section" },
+				{
+					fieldtype: "Datetime",
+					fieldname: "start_at",
+					label: __("Start At"),
+					description: __(
+						"Empty: now. Otherwise the job waits as Scheduled until then.",
+					),
+				},
+				{ fieldtype: "Column Break", fieldname: "control_column" },
+				{
+					fieldtype: "Float",
+					fieldname: "rate_limit",
+					label: __("Max Records per Second"),
+					description: __(
+						"Empty: as fast as the workers go. Spares a busy database or another system.",
+					),
+				},
 			],
 			primary_action_label: __("Start"),
 			primary_action: () => this.start(),
+			secondary_action_label: __("Preview"),
+			secondary_action: () => this.preview(),
 		});
 		this.render_summary();
 		this.on_action_change();
@@ -218,6 +238,8 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			queue: values.queue,
 			email_on_finish: values.email_on_finish ? 1 : 0,
 		};
+		if (values.start_at) args.start_at = values.start_at;
+		if (values.rate_limit) args.rate_limit = values.rate_limit;
 		if (this.ids) args.ids = JSON.stringify(this.ids);
 		else args.filters = JSON.stringify(this.filters);
 		if (this.value_actions.includes(values.action)) {
@@ -244,6 +266,63 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		} else {
 			go();
 		}
+	}
+
+	// Dry run on the first records: what would change, what would fail; nothing is written.
+	preview() {
+		const args = this.get_args();
+		if (!args) return;
+		const preview_args = {
+			doctype: args.doctype,
+			action: args.action,
+			ids: args.ids,
+			filters: args.filters,
+			values: args.values,
+			sample: 20,
+		};
+		frappe.call({
+			method: "bulk_queue.api.bulk.preview_bulk",
+			args: preview_args,
+			freeze: true,
+			freeze_message: __("Trying the first records..."),
+			callback: (r) => this.show_preview(r.message),
+		});
+	}
+
+	show_preview(result) {
+		const esc = (v) => frappe.utils.escape_html(v == null || v === "" ? "—" : String(v));
+		const rows = result.records
+			.map((record) => {
+				const outcome = record.error
+					? `<span class="text-danger">${esc(record.error)}</span>`
+					: record.changes.length
+						? record.changes
+								.map(
+									(c) =>
+										`<div><b>${esc(c.label)}</b>: ${esc(c.old)} → ${esc(c.new)}</div>`,
+								)
+								.join("")
+						: `<span class="text-muted">${__("No change")}</span>`;
+				return `<tr class="bq-preview-row"><td>${esc(record.name)}</td><td>${outcome}</td></tr>`;
+			})
+			.join("");
+		const summary = __(
+			"Tried {0} of {1} records: {2} would fail. Nothing was saved.",
+			[result.sampled, result.total, result.would_fail].map((n) => bulk_queue.format_int(n)),
+		);
+		const dialog = new frappe.ui.Dialog({
+			title: __("Preview: {0}", [__(this.doctype)]),
+			size: "large",
+			fields: [{ fieldtype: "HTML", fieldname: "table" }],
+			primary_action_label: __("Close"),
+			primary_action: () => dialog.hide(),
+		});
+		dialog.fields_dict.table.$wrapper.html(
+			`<p class="bq-preview-summary">${summary}</p>
+			<table class="table table-bordered bq-preview"><thead><tr><th>${__("Record")}</th>
+			<th>${__("What would happen")}</th></tr></thead><tbody>${rows}</tbody></table>`,
+		);
+		dialog.show();
 	}
 
 	enqueue(args) {

@@ -49,7 +49,7 @@ bulk_queue.ProgressTray = class ProgressTray {
 		const previous = known && known.status;
 		this.jobs[data.bulk_job] = Object.assign(known || {}, data);
 		this.render(data.bulk_job);
-		if (previous && previous !== data.status && !bulk_queue.ACTIVE.includes(data.status)) {
+		if (previous && previous !== data.status && !bulk_queue.OPEN.includes(data.status)) {
 			this.on_finished(data);
 		}
 	}
@@ -126,7 +126,11 @@ bulk_queue.ProgressTray = class ProgressTray {
 		$card
 			.find(".bq-speed")
 			.text(
-				[bulk_queue.describe_planning(data), bulk_queue.describe_speed(data)]
+				[
+					bulk_queue.describe_control(data),
+					bulk_queue.describe_planning(data),
+					bulk_queue.describe_speed(data),
+				]
 					.filter(Boolean)
 					.join(" · "),
 			);

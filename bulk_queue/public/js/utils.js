@@ -6,11 +6,16 @@ frappe.provide("bulk_queue");
 // Planning: a background planner still selects the records of a large filter selection (its first
 // chunks may already run).
 bulk_queue.ACTIVE = ["Planning", "Queued", "Running"];
+// Not ended, but nothing of it runs: Scheduled waits for its start time, Paused for a resume.
+bulk_queue.WAITING = ["Scheduled", "Paused"];
+bulk_queue.OPEN = [...bulk_queue.WAITING, ...bulk_queue.ACTIVE];
 
 // Indicator colour of each Bulk Queue Job status: list view, form and progress tray.
 bulk_queue.STATUS_COLOURS = {
+	Scheduled: "cyan",
 	Planning: "purple",
 	Queued: "gray",
+	Paused: "yellow",
 	Running: "blue",
 	Completed: "green",
 	"Completed with Errors": "orange",
@@ -34,6 +39,19 @@ bulk_queue.describe_planning = (data) =>
 				bulk_queue.format_int(data.total),
 			])
 		: "";
+
+// "Starts at 01:00", "Paused", "Throttled: at most 20 records/s", "Waiting: the database is busy".
+bulk_queue.describe_control = (data) => {
+	if (data.status === "Scheduled" && data.start_at) {
+		return __("Starts at {0}", [frappe.datetime.str_to_user(data.start_at)]);
+	}
+	if (data.status === "Paused") return __("Paused: resume it to go on");
+	if (data.throttled === "database") return __("Waiting: the database is busy");
+	if (data.throttled === "rate" && data.rate_limit) {
+		return __("Throttled: at most {0} records/s", [format_number(data.rate_limit, null, 1)]);
+	}
+	return "";
+};
 
 // "85.2 records/s · 3m 10s left", from a progress message.
 bulk_queue.describe_speed = (data) => {

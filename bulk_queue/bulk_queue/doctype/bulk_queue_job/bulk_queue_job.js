@@ -45,6 +45,8 @@ const bulk_queue_job = {
 			succeeded: doc.succeeded,
 			failed: doc.failed,
 			percent: total ? (100 * doc.processed) / total : 100,
+			start_at: doc.start_at,
+			rate_limit: doc.rate_limit,
 		};
 	},
 
@@ -82,6 +84,8 @@ const bulk_queue_job = {
 		]);
 		const planning = bulk_queue.describe_planning(data);
 		if (planning) message = `${planning} · ${message}`;
+		const control = bulk_queue.describe_control(data);
+		if (control) message = `${control} · ${message}`;
 		const speed = bulk_queue.describe_speed(data);
 		if (speed) message += ` · ${speed}`;
 		frm.dashboard.show_progress(__("Progress"), percent, message);
@@ -105,6 +109,14 @@ const bulk_queue_job = {
 	add_buttons(frm) {
 		const doc = frm.doc;
 		if (this.is_active(doc.status)) {
+			frm.add_custom_button(__("Pause"), () => this.call(frm, "pause_bulk_job"));
+		}
+		if (doc.status === "Paused") {
+			frm.add_custom_button(__("Resume"), () => this.call(frm, "resume_bulk_job")).addClass(
+				"btn-primary",
+			);
+		}
+		if (bulk_queue.OPEN.includes(doc.status)) {
 			frm.add_custom_button(__("Cancel"), () =>
 				frappe.confirm(
 					__(

@@ -7,7 +7,7 @@ from frappe.model.document import Document
 from frappe.query_builder import Interval
 from frappe.query_builder.functions import Now
 
-from bulk_queue.dispatch import ACTIVE
+from bulk_queue.dispatch import OPEN
 
 FINISHED = ("Completed", "Completed with Errors", "Failed", "Cancelled")
 
@@ -37,15 +37,27 @@ class BulkQueueJob(Document):
 		plan_rq_job_id: DF.Data | None
 		plan_token: DF.Int
 		notified: DF.Check
+		paused_at: DF.Datetime | None
+		paused_from: DF.Data | None
 		processed: DF.Int
 		queue: DF.Literal["short", "default", "long"]
+		rate_limit: DF.Float
 		reference_doctype: DF.Link
 		retries: DF.Int
 		selected_at: DF.Datetime | None
 		selection_hash: DF.Data | None
+		start_at: DF.Datetime | None
 		started_at: DF.Datetime | None
 		status: DF.Literal[
-			"Planning", "Queued", "Running", "Completed", "Completed with Errors", "Failed", "Cancelled"
+			"Scheduled",
+			"Planning",
+			"Queued",
+			"Running",
+			"Paused",
+			"Completed",
+			"Completed with Errors",
+			"Failed",
+			"Cancelled",
 		]
 		succeeded: DF.Int
 		timeout: DF.Int
@@ -56,7 +68,7 @@ class BulkQueueJob(Document):
 	# end: auto-generated types
 
 	def on_trash(self):
-		if self.status in ACTIVE:
+		if self.status in OPEN:
 			frappe.throw(
 				_("Bulk Queue Job {0} is still {1}; cancel it before deleting it.").format(
 					self.name, _(self.status)

@@ -11,13 +11,18 @@ frappe.ui.form.on("Bulk Queue Settings", {
 				"description",
 				__("One action name per line. Empty: every action. Available: {0}", [
 					actions
-						.map((a) => `<code>${frappe.utils.escape_html(a.name)}</code> (${frappe.utils.escape_html(a.label)})`)
+						.map(
+							(a) =>
+								`<code>${frappe.utils.escape_html(a.name)}</code> (${frappe.utils.escape_html(a.label)})`,
+						)
 						.join(", "),
 				]),
 			);
 		}
 		show_overrides(frm, onload.overrides || {});
-		frm.add_custom_button(__("Bulk Queue Jobs"), () => frappe.set_route("List", "Bulk Queue Job"));
+		frm.add_custom_button(__("Bulk Queue Jobs"), () =>
+			frappe.set_route("List", "Bulk Queue Job"),
+		);
 	},
 });
 

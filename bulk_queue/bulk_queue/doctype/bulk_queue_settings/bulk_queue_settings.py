@@ -41,6 +41,7 @@ class BulkQueueSettings(Document):
 		max_records: DF.Int
 		overrides_html: DF.HTML | None
 		rate_limit: DF.Int
+		throttle_threads_running: DF.Int
 	# end: auto-generated types
 
 	def onload(self):

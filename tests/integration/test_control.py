@@ -1,0 +1,192 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""Control while a job runs: pause and resume, a records-per-second limit, a start time, fair
+sharing of a queue between jobs. Real workers; every record applied exactly once."""
+
+from __future__ import annotations
+
+import time
+
+import frappe
+
+from bulk_queue.api.bulk import cancel_bulk_job, pause_bulk_job, resume_bulk_job
+from bulk_queue.tasks import recovery
+
+from .conftest import (
+	assert_exactly_once,
+	counters,
+	enqueue,
+	make_records,
+	restart_queue_redis,
+	rq_jobs_of,
+	wait_for_job,
+	wait_until,
+)
+
+
+def _job(name: str) -> frappe._dict:
+	frappe.db.rollback()
+	return frappe.db.get_value("Bulk Queue Job", name, "*", as_dict=True)
+
+
+def _chunks(job: str, status: str) -> int:
+	frappe.db.rollback()
+	return frappe.db.count("Bulk Queue Chunk", {"bulk_job": job, "status": status})
+
+
+def test_pause_mid_run_survives_restarts_and_resumes_exactly_once(workers):
+	"""Pause mid-run: the counters stop, nothing of the job is left on RQ, workers and Redis restart
+	without waking it, recovery leaves it alone; resume finishes every record exactly once."""
+	tag, names = make_records(400)
+	job = enqueue(
+		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.02}, chunk_size=40
+	)["bulk_job"]
+	workers.start(2)
+	wait_until(lambda: _job(job).processed >= 80, timeout=120, message="80 processed")
+	paused = pause_bulk_job(job)
+	assert paused["status"] == "Paused"
+	wait_until(lambda: not _chunks(job, "Running"), timeout=60, message="running chunks stopped")
+	applied = sum(counters(tag).values())
+	held = _job(job)
+	assert held.processed == applied < 400, "the counters are what was committed"
+	assert not rq_jobs_of(job) and not _chunks(job, "Queued")
+
+	workers.stop()
+	restart_queue_redis()
+	workers.start(2)
+	recovery.recover()
+	time.sleep(3)
+	assert _job(job).status == "Paused" and _job(job).processed == held.processed
+	assert sum(counters(tag).values()) == applied and not rq_jobs_of(job)
+
+	assert resume_bulk_job(job)["status"] in ("Queued", "Running")
+	done = wait_for_job(job, timeout=180)
+	assert done.status == "Completed"
+	assert_exactly_once(tag, done)
+
+
+def test_paused_job_without_workers_can_be_cancelled(site):
+	"""Pausing a queued job takes its chunks off RQ; cancelling the paused job ends it."""
+	_, names = make_records(30)
+	job = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=10)["bulk_job"]
+	assert len(rq_jobs_of(job)) == 3
+	pause_bulk_job(job)
+	assert not rq_jobs_of(job) and _chunks(job, "Pending") == 3
+	again = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=10)
+	assert again["existing"] and again["bulk_job"] == job, "the same request finds the paused job"
+	assert cancel_bulk_job(job)["status"] == "Cancelled"
+	assert _chunks(job, "Cancelled") == 3
+
+
+def test_rate_limit_holds_across_two_workers(workers):
+	"""A 20 records/s limit on 200 records, two workers: about 10 s, evenly spread (the rate read from
+	the records' own save times, within a broad band)."""
+	tag, names = make_records(200)
+	job = enqueue(
+		doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=20, rate_limit=20
+	)["bulk_job"]
+	workers.start(2)
+	done = wait_for_job(job, timeout=120)
+	assert done.status == "Completed" and done.rate_limit == 20
+	assert_exactly_once(tag, done)
+	saved = sorted(frappe.get_all("BQ Test Record", {"tag": tag}, pluck="modified"))
+	span = (saved[-1] - saved[0]).total_seconds()
+	rate = (len(saved) - 1) / span
+	print(f"rate limit 20/s, 2 workers: {len(saved)} records in {span:.1f} s = {rate:.1f} records/s")
+	assert 14 <= rate <= 22, rate
+	assert 8.5 <= span <= 14, span
+
+
+def test_start_at_waits_as_scheduled_then_runs(workers):
+	"""A job with a start time waits as Scheduled with nothing on RQ, even past workers; the
+	scheduler's minute tick starts it once the time has come, and it runs exactly once."""
+	from frappe.utils import add_to_date, now_datetime
+
+	tag, names = make_records(30)
+	start_at = add_to_date(now_datetime(), seconds=3)
+	result = enqueue(
+		doctype="BQ Test Record",
+		ids=names,
+		action="increment_counter",
+		chunk_size=10,
+		start_at=str(start_at),
+	)
+	job = result["bulk_job"]
+	assert result["progress"]["status"] == "Scheduled" and result["queued_now"] == 0
+	workers.start(1)
+	assert recovery.recover()["started"] == 0, "not before its time"
+	assert not rq_jobs_of(job) and _job(job).status == "Scheduled"
+	time.sleep(max(0.0, (start_at - now_datetime()).total_seconds()) + 0.5)
+	assert _job(job).status == "Scheduled", "nothing starts it but the scheduler"
+	assert recovery.recover()["started"] == 1  # what the scheduler runs every minute
+	done = wait_for_job(job, timeout=60)
+	assert done.status == "Completed" and done.started_at >= start_at
+	assert_exactly_once(tag, done)
+
+
+def test_a_small_job_is_not_stuck_behind_a_big_one(workers):
+	"""While a 20,000-record job keeps two workers busy, a 100-record job started on the same queue
+	gets its first record processed within 10 s (its first chunk goes to the head of the queue, and
+	the big job's chunks stop chaining while it waits)."""
+	big_tag, _big = make_records(20_000)
+	_, small = make_records(100)
+	big_job = enqueue(
+		doctype="BQ Test Record", filters={"tag": big_tag}, action="bump_counter", chunk_size=200
+	)["bulk_job"]
+	workers.start(2)
+	wait_until(lambda: _job(big_job).processed >= 1_000, timeout=120, message="the big job under way")
+	started = time.monotonic()
+	small_job = enqueue(doctype="BQ Test Record", ids=small, action="increment_counter", chunk_size=50)[
+		"bulk_job"
+	]
+	wait_until(lambda: _job(small_job).processed >= 1, timeout=60, message="the small job's first record")
+	waited = time.monotonic() - started
+	big_at_that_time = _job(big_job).processed
+	print(f"small job's first record after {waited:.1f} s; the big job at {big_at_that_time:,} of 20,000")
+	assert big_at_that_time < 20_000, "the big job was still running"
+	assert waited < 10, waited
+	assert wait_for_job(small_job, timeout=120).status == "Completed"
+	cancel_bulk_job(big_job)
+
+
+def test_workers_back_off_while_the_database_is_busy(workers, site_conf):
+	"""With Threads_running above the configured threshold the workers wait (the job says why) and go
+	on once the database is quiet again."""
+	import threading
+
+	import pymysql
+
+	from bulk_queue import progress
+
+	site_conf(bulk_queue_throttle_threads_running=2)
+
+	credentials = {
+		"host": frappe.conf.db_host or "127.0.0.1",
+		"port": int(frappe.conf.db_port or 3306),
+		"user": frappe.conf.db_name,
+		"password": frappe.conf.db_password,
+		"database": frappe.conf.db_name,
+	}
+
+	def busy(seconds: int) -> None:  # in its own thread: no frappe.local here
+		connection = pymysql.connect(**credentials)
+		with connection.cursor() as cursor:
+			cursor.execute("select sleep(%s)", (seconds,))
+		connection.close()
+
+	load = [threading.Thread(target=busy, args=(10,)) for _ in range(4)]
+	for thread in load:
+		thread.start()
+	time.sleep(0.5)
+	tag, names = make_records(20)
+	job = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter")["bulk_job"]
+	workers.start(1)
+	wait_until(
+		lambda: progress.current(job)["throttled"] == "database", timeout=30, message="the back-off shown"
+	)
+	assert _job(job).processed == 0, "nothing is done while the database is busy"
+	for thread in load:
+		thread.join()
+	done = wait_for_job(job, timeout=120)
+	assert done.status == "Completed"
+	assert_exactly_once(tag, done)

@@ -108,7 +108,7 @@ def check_active_jobs(user: str, active: int) -> None:
 	if limit and active >= limit:
 		frappe.throw(
 			_(
-				"You already have {0} bulk jobs planning, queued or running (at most {1} at once). Start this one when one of them has ended."
+				"You already have {0} bulk jobs that have not ended - scheduled, running or paused (at most {1} at once). Start this one when one of them has ended."
 			).format(active, limit),
 			frappe.ValidationError,
 			title=_("Too Many Active Jobs"),

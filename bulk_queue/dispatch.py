@@ -485,8 +485,23 @@ def pause_job(bulk_job: str) -> frappe._dict:
 	)
 	frappe.db.commit()
 	drop_rq_jobs([d for d in dropped if d])
+	drop_queued_of(job)
 	job.paused_from, job.status = job.status, "Paused"
 	return job
+
+
+def drop_queued_of(job: frappe._dict) -> int:
+	"""Remove every RQ job of ``job`` still waiting on its queue (a try enqueued by a process that
+	committed just before the pause, and enqueued just after it). Returns how many."""
+	from frappe.utils.background_jobs import get_queue
+
+	prefix = f"{frappe.local.site}::bulk_queue:{job.name}:"
+	try:
+		waiting = [i for i in get_queue(job.queue).get_job_ids() if i.startswith(prefix)]
+	except Exception:
+		return 0
+	drop_rq_jobs([i.split("::", 1)[1] for i in waiting])
+	return len(waiting)
 
 
 def resume_job(bulk_job: str) -> frappe._dict:

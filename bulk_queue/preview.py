@@ -4,10 +4,13 @@
 and report per record what would change (field, old value, new value) or why it would fail.
 
 The action runs exactly as in a job - the same document model, validations, hooks and the requester's
-permissions - so a dry run fails where the real run would. Nothing escapes: every record is rolled back
-to its savepoint and the whole sample to the dry run's savepoint; commit callbacks and after-commit
-realtime messages queued meanwhile are forgotten; emails are muted; background jobs enqueued through
-``frappe.enqueue`` are dropped; an action that commits or rolls back by itself is stopped and reported.
+permissions - and the records one after another in one transaction, as a real run does, so a dry run
+fails where the real run would (a failed record is rolled back to its savepoint, a successful one stays
+for the next to see). Nothing escapes: the whole transaction is rolled back at the end, commit callbacks
+never run, realtime messages are not sent, emails are muted, background jobs enqueued through
+``frappe.enqueue`` are dropped, and an action that commits or rolls back by itself is stopped and
+reported. What it cannot hold back: calls to other systems the action (or a Notification's Slack or SMS
+channel) makes itself.
 """
 
 from __future__ import annotations
@@ -36,7 +39,15 @@ def run(doctype: str, act, names: list[str], values: dict) -> dict:
 	records = []
 	with dry_run():
 		for i, name in enumerate(names):
-			records.append(_one(doctype, act, name, values, f"bq_preview_{i}"))
+			try:
+				records.append(_one(doctype, act, name, values, f"bq_preview_{i}"))
+			except _TransactionLost:
+				frappe.throw(
+					_(
+						"The dry run lost its database transaction at {0} (a deadlock or a lost connection); try again."
+					).format(name),
+					title=_("Dry Run Interrupted"),
+				)
 	return {
 		"records": records,
 		"would_fail": sum(1 for r in records if r["error"]),
@@ -45,6 +56,8 @@ def run(doctype: str, act, names: list[str], values: dict) -> dict:
 
 
 def _one(doctype: str, act, name: str, values: dict, savepoint: str) -> dict:
+	"""Try one record. A success stays in the transaction, as in a real run (a later record then sees
+	it: a unique value taken, a counter moved); a failure is rolled back to its savepoint."""
 	marks = callback_marks()
 	frappe.db.savepoint(savepoint)
 	record = {"name": name, "changes": [], "error": None, "exception_type": None}
@@ -56,11 +69,11 @@ def _one(doctype: str, act, name: str, values: dict, savepoint: str) -> dict:
 			failed = act.apply_batch(doctype, [name], values, frappe.session.user)
 			if name in failed:
 				record["exception_type"], record["error"] = failed[name]
-				return record
 		else:
 			act.apply(doc, values)
-		after = _snapshot(frappe.get_doc(doctype, name)) if frappe.db.exists(doctype, name) else None
-		record["changes"] = _changes(frappe.get_meta(doctype), before, after)
+		if not record["error"]:
+			after = _snapshot(frappe.get_doc(doctype, name)) if frappe.db.exists(doctype, name) else None
+			record["changes"] = _changes(frappe.get_meta(doctype), before, after)
 	except DryRunCommitError:
 		raise
 	except Exception as e:
@@ -70,10 +83,19 @@ def _one(doctype: str, act, name: str, values: dict, savepoint: str) -> dict:
 		)[:1000]
 		frappe.flags.error_message = None
 	finally:
-		frappe.db.rollback(save_point=savepoint)
-		drop_callbacks_after(marks)
 		frappe.local.message_log = []
+	if record["error"]:
+		try:
+			frappe.db.rollback(save_point=savepoint)
+		except Exception as e:
+			# The whole transaction is gone (deadlock, lost connection): nothing more can be tried.
+			raise _TransactionLost from e
+		drop_callbacks_after(marks)
 	return record
+
+
+class _TransactionLost(Exception):
+	pass
 
 
 def _snapshot(doc) -> dict:
@@ -120,13 +142,18 @@ _local = threading.local()
 
 @contextmanager
 def dry_run():
-	"""Run the body so that nothing it does survives it (see the module docstring)."""
+	"""Run the body so that nothing it does survives it (see the module docstring). It ends with a full
+	rollback, which also runs Frappe's after-rollback callbacks (its cache clearing), so it starts from
+	a clean transaction: in a request whatever came before is committed first (the request would
+	commit it anyway); elsewhere pending writes are refused rather than lost."""
 	db = frappe.db
-	marks = callback_marks()
-	db.savepoint("bq_dry_run")
+	if getattr(frappe.local, "request", None):
+		db.commit()
+	elif db.transaction_writes:
+		frappe.throw(_("Commit or roll back your own changes before a dry run: it rolls back everything."))
 	muted = frappe.flags.mute_emails
 	frappe.flags.mute_emails = True
-	_install_enqueue_guard()
+	_install_guards()
 	_local.active = True
 
 	def refuse(*args, save_point=None, **kwargs):
@@ -144,27 +171,31 @@ def dry_run():
 		db.commit, db.rollback = original_commit, original_rollback
 		_local.active = False
 		frappe.flags.mute_emails = muted
-		try:
-			db.rollback(save_point="bq_dry_run")
-		except Exception:
-			db.rollback()
-		drop_callbacks_after(marks)
+		db.rollback()
 
 
-def _install_enqueue_guard() -> None:
-	"""Wrap ``frappe.utils.background_jobs.enqueue`` once per process: during a dry run in this thread
-	nothing is put on a queue (``frappe.enqueue`` looks it up there on every call)."""
+def _install_guards() -> None:
+	"""Wrap, once per process, what sends at once rather than after the commit: queueing background
+	jobs (``frappe.enqueue`` looks ``enqueue`` up in its module on every call) and realtime messages
+	published without ``after_commit``. During a dry run in this thread both do nothing; everywhere
+	else they behave as before."""
+	from frappe import realtime
 	from frappe.utils import background_jobs
 
-	if getattr(background_jobs.enqueue, "_bulk_queue_guard", False):
-		return
-	original = background_jobs.enqueue
+	_guard(background_jobs, "enqueue")
+	_guard(realtime, "emit_via_redis")
 
-	def enqueue(*args, **kwargs):
+
+def _guard(module, name: str) -> None:
+	original = getattr(module, name)
+	if getattr(original, "_bulk_queue_guard", False):
+		return
+
+	def guarded(*args, **kwargs):
 		if getattr(_local, "active", False):
 			return None
 		return original(*args, **kwargs)
 
-	enqueue._bulk_queue_guard = True
-	enqueue.__wrapped__ = original
-	background_jobs.enqueue = enqueue
+	guarded._bulk_queue_guard = True
+	guarded.__wrapped__ = original
+	setattr(module, name, guarded)

@@ -20,37 +20,53 @@ import frappe
 
 from bulk_queue import settings
 
-# KEYS[1]: the job's key; ARGV[1]: seconds the reserved records take (count / rate); ARGV[2]: key TTL.
-# Returns the seconds to wait before the first of them, as a string (Lua numbers lose precision).
+# KEYS[1]: the job's key; ARGV[1]: seconds the records take (count / rate); ARGV[2]: the longest wait
+# the caller accepts. Returns {seconds to wait (a string: Lua numbers lose precision), 1 if reserved};
+# a wait longer than accepted reserves nothing. The key lives until its time has passed, plus a minute.
 _RESERVE = """
 local now_parts = redis.call('TIME')
 local now = tonumber(now_parts[1]) + tonumber(now_parts[2]) / 1000000
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 local start = math.max(tat, now)
-redis.call('SET', KEYS[1], string.format('%.6f', start + tonumber(ARGV[1])), 'EX', tonumber(ARGV[2]))
-return string.format('%.6f', start - now)
+local wait = start - now
+if wait > tonumber(ARGV[2]) then
+	return {string.format('%.6f', wait), 0}
+end
+local next_tat = start + tonumber(ARGV[1])
+redis.call('SET', KEYS[1], string.format('%.6f', next_tat), 'EX', math.ceil(next_tat - now) + 60)
+return {string.format('%.6f', wait), 1}
 """
 _THROTTLED_FOR = 10  # seconds a "throttled" mark stays visible after the last wait
 _DB_CHECK_EVERY = 2.0  # seconds between Threads_running reads, per worker
 _DB_MAX_WAIT = 30.0
 
 
-def reserve(bulk_job: str, records: int, rate: float) -> float:
-	"""Reserve the next ``records`` records of ``bulk_job`` under ``rate`` records per second; return
-	how many seconds to wait before applying them."""
+def reserve(bulk_job: str, records: int, rate: float, max_wait: float) -> tuple[float, bool]:
+	"""Reserve the next ``records`` records of ``bulk_job`` under ``rate`` records per second, unless
+	their turn is more than ``max_wait`` seconds away. Returns (seconds to wait, whether reserved).
+
+	Without Redis (a cache restart) each worker paces itself alone at ``rate``: slower, never faster,
+	and no record fails for it."""
 	if not rate or rate <= 0 or records <= 0:
-		return 0.0
+		return 0.0, True
 	cost = records / rate
-	key = frappe.cache.make_key(f"bulk_queue:rate:{bulk_job}")
-	wait = float(frappe.cache.eval(_RESERVE, 1, key, f"{cost:.6f}", int(cost) + 60))
+	try:
+		key = frappe.cache.make_key(f"bulk_queue:rate:{bulk_job}")
+		wait, reserved = frappe.cache.eval(_RESERVE, 1, key, f"{cost:.6f}", f"{max(0.0, max_wait):.6f}")
+		wait, reserved = float(wait), bool(int(reserved))
+	except Exception:
+		return min(cost, max(0.0, max_wait)), True
 	if wait > 0.05:
 		mark(bulk_job, "rate")
-	return wait
+	return wait, reserved
 
 
 def mark(bulk_job: str, reason: str) -> None:
 	"""Say that the job is being throttled (``rate`` or ``database``), for its progress messages."""
-	frappe.cache.set(frappe.cache.make_key(f"bulk_queue:throttled:{bulk_job}"), reason, ex=_THROTTLED_FOR)
+	try:
+		frappe.cache.set(frappe.cache.make_key(f"bulk_queue:throttled:{bulk_job}"), reason, ex=_THROTTLED_FOR)
+	except Exception:
+		pass  # only a hint for the progress display
 
 
 def throttled(bulk_job: str) -> str | None:

@@ -1,30 +1,45 @@
 # Copyright (c) 2026, bulk_queue contributors
 # For license information, please see license.txt
-"""What a rolled-back piece of work leaves behind in Frappe besides the database: commit callbacks
-and realtime messages queued for after the commit. Rolling back to a savepoint does not forget them;
-these helpers do, so a failed record (or a dry run) sends nothing."""
+"""What a rolled-back piece of work leaves behind in Frappe besides the database: commit callbacks,
+realtime messages queued for after the commit, and cache entries Frappe clears only "after commit or
+rollback". Rolling back to a savepoint triggers none of that; these helpers do, so a failed record (or
+a dry run) sends nothing and leaves no stale cache."""
 
 from __future__ import annotations
 
 import frappe
 
+Marks = tuple[int, int, int, int]
 
-def callback_marks() -> tuple[int, int, int]:
-	"""How many commit callbacks and after-commit realtime messages are queued now (-1: no log yet)."""
+
+def callback_marks() -> Marks:
+	"""How many commit/rollback callbacks and after-commit realtime messages are queued now (-1: no
+	realtime log yet)."""
 	log = getattr(frappe.local, "_realtime_log", None)
 	return (
 		len(getattr(frappe.db.before_commit, "_functions", ())),
 		len(getattr(frappe.db.after_commit, "_functions", ())),
 		len(log) if log is not None else -1,
+		len(getattr(frappe.db.after_rollback, "_functions", ())),
 	)
 
 
-def drop_callbacks_after(marks: tuple[int, int, int]) -> None:
-	"""Forget commit callbacks and realtime messages queued since ``marks``."""
+def drop_callbacks_after(marks: Marks) -> None:
+	"""The work since ``marks`` was rolled back to a savepoint: forget its commit callbacks and realtime
+	messages, and run its rollback callbacks now (Frappe's document cache clearing among them)."""
 	for manager, mark in ((frappe.db.before_commit, marks[0]), (frappe.db.after_commit, marks[1])):
 		functions = getattr(manager, "_functions", None)
 		while functions is not None and len(functions) > mark:
 			functions.pop()
+	functions = getattr(frappe.db.after_rollback, "_functions", None)
+	undo = []
+	while functions is not None and len(functions) > marks[3]:
+		undo.append(functions.pop())
+	for callback in reversed(undo):
+		try:
+			callback()
+		except Exception:
+			frappe.log_error(title="bulk_queue: a rollback callback failed")
 	log = getattr(frappe.local, "_realtime_log", None)
 	if log is None:
 		return

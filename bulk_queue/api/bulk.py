@@ -79,11 +79,15 @@ def enqueue_bulk(
 			frappe.throw(_("Give either ids or filters, not both."), title=_("Invalid Selection"))
 		parsed_filters = selection_filters.parse_filters(filters, doctype)
 		matching, names = _select_by_filters(doctype, parsed_filters)
-		fingerprint = dispatch.selection_hash(doctype, act.name, {"filters": parsed_filters}, values)
+		fingerprint = dispatch.selection_hash(
+			doctype, act.name, {"filters": parsed_filters}, _with_control(values, rate_limit, start_at)
+		)
 	else:
 		names = _parse_ids(ids)
 		_check_any_exists(doctype, names)
-		fingerprint = dispatch.selection_hash(doctype, act.name, names, values)
+		fingerprint = dispatch.selection_hash(
+			doctype, act.name, names, _with_control(values, rate_limit, start_at)
+		)
 	_check_queue_reachable(queue)
 
 	access.check_rate(user)  # before waiting for the lock: a flood of starts is refused at once
@@ -262,9 +266,20 @@ def _check_start_limits(user: str) -> None:
 	# lock, when a concurrent start had not committed its job yet).
 	active = frappe.db.sql(
 		"select count(*) from `tabBulk Queue Job` where user=%s and status in %s lock in share mode",
-		(user, dispatch.ACTIVE),
+		(user, dispatch.OPEN),  # Scheduled and Paused too: they start (again) without asking
 	)[0][0]
 	access.check_active_jobs(user, active)
+
+
+def _with_control(values: dict, rate_limit: float | None, start_at) -> dict:
+	"""What makes two requests the same job: the values, and a rate limit or start time if given (the
+	same selection for tonight is not the one running now)."""
+	control = {}
+	if rate_limit:
+		control["__rate_limit"] = rate_limit
+	if start_at:
+		control["__start_at"] = str(start_at)
+	return {**values, **control}
 
 
 def _progress_of(bulk_job: str) -> dict:
@@ -473,9 +488,9 @@ def _validate_rate_limit(rate_limit: Any) -> float | None:
 		rate = float(rate_limit)
 	except (TypeError, ValueError):
 		rate = -1.0
-	if isinstance(rate_limit, bool) or not (0 < rate <= highest) or rate != rate:
+	if isinstance(rate_limit, bool) or not (0.1 <= rate <= highest) or rate != rate:
 		frappe.throw(
-			_("rate_limit must be a number of records per second above 0, at most {0}.").format(highest),
+			_("rate_limit must be a number of records per second from 0.1 to {0}.").format(highest),
 			title=_("Invalid Rate Limit"),
 		)
 	return rate

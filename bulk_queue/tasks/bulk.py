@@ -131,7 +131,10 @@ class ChunkRunner:
 			return False
 		now = now_datetime()
 		if job.status in dispatch.WAITING:
-			# Paused (or not started yet): the chunk waits at its watermark for the job to go on.
+			# Paused (or not started yet): the chunk waits at its watermark for the job to go on. A run
+			# of it that died counts against its record as always.
+			if row.status == "Running":
+				recovery.register_loss(job, row)
 			frappe.db.sql(
 				f"""update `tab{CHUNK}` set status='Pending', token=token+1, rq_job_id=null, modified=%s
 				where name=%s""",
@@ -330,7 +333,14 @@ class ChunkRunner:
 			self._sleep(wait)
 		rate = self.job.get("rate_limit")
 		if rate:
-			self._sleep(throttle.reserve(self.job.name, records, rate))
+			room = self.deadline - time.monotonic() - 1.0
+			wait, reserved = throttle.reserve(self.job.name, records, rate, room)
+			if not reserved:
+				# Other workers hold the turns until past this try's deadline: wait out what is left of
+				# it (holding nothing), then let a fresh try queue for its turn.
+				self._sleep(max(0.0, room))
+				self._flush(continue_later=True)
+			self._sleep(wait)
 
 	def _sleep(self, seconds: float) -> None:
 		if seconds <= 0:

@@ -72,6 +72,9 @@ def recover() -> dict:
 		requeued, poisoned = recover_job(bulk_job)
 		stats["requeued"] += requeued
 		stats["failed_records"] += poisoned
+	# Paused jobs are not recovered; a try that slipped onto the queue as they paused is removed.
+	for job in frappe.get_all("Bulk Queue Job", {"status": "Paused"}, ["name", "queue"]):
+		dispatch.drop_queued_of(job)
 	stats["ends_handled"] = completion.sweep()
 	return stats
 

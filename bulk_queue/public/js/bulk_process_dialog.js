@@ -107,6 +107,14 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 						[this.options.max_chunk_size],
 					),
 				},
+				{
+					fieldtype: "Datetime",
+					fieldname: "start_at",
+					label: __("Start At"),
+					description: __(
+						"Empty: now. Otherwise the job waits as Scheduled until then.",
+					),
+				},
 				{ fieldtype: "Column Break", fieldname: "advanced_column" },
 				{
 					fieldtype: "Select",
@@ -121,22 +129,13 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 					label: __("Email me when it ends"),
 					description: __("You always get a notification in Desk."),
 				},
-				{ fieldtype: "Section Break", fieldname: "control_section" },
 				{
-					fieldtype: "Datetime",
-					fieldname: "start_at",
-					label: __("Start At"),
-					description: __(
-						"Empty: now. Otherwise the job waits as Scheduled until then.",
-					),
-				},
-				{ fieldtype: "Column Break", fieldname: "control_column" },
-				{
-					fieldtype: "Float",
+					fieldtype: "Int",
 					fieldname: "rate_limit",
 					label: __("Max Records per Second"),
+					non_negative: 1,
 					description: __(
-						"Empty: as fast as the workers go. Spares a busy database or another system.",
+						"0: as fast as the workers go. A limit spares a busy database or another system.",
 					),
 				},
 			],

@@ -63,7 +63,7 @@ bulk_queue.describe_speed = (data) => {
 		if (data.eta != null) {
 			parts.push(__("{0} left", [bulk_queue.format_duration(data.eta)]));
 		}
-	} else if (data.elapsed != null) {
+	} else if (data.elapsed != null && !bulk_queue.WAITING.includes(data.status)) {
 		parts.push(__("took {0}", [bulk_queue.format_duration(data.elapsed)]));
 	}
 	return parts.join(" · ");

@@ -6,7 +6,7 @@ and report per record what would change (field, old value, new value) or why it 
 The action runs exactly as in a job - the same document model, validations, hooks and the requester's
 permissions - and the records one after another in one transaction, as a real run does, so a dry run
 fails where the real run would (a failed record is rolled back to its savepoint, a successful one stays
-for the next to see). Nothing escapes: the whole transaction is rolled back at the end, commit callbacks
+for the next to see). Nothing escapes: everything is rolled back at the end, commit callbacks
 never run, realtime messages are not sent, emails are muted, background jobs enqueued through
 ``frappe.enqueue`` are dropped, and an action that commits or rolls back by itself is stopped and
 reported. What it cannot hold back: calls to other systems the action (or a Notification's Slack or SMS
@@ -142,15 +142,12 @@ _local = threading.local()
 
 @contextmanager
 def dry_run():
-	"""Run the body so that nothing it does survives it (see the module docstring). It ends with a full
-	rollback, which also runs Frappe's after-rollback callbacks (its cache clearing), so it starts from
-	a clean transaction: in a request whatever came before is committed first (the request would
-	commit it anyway); elsewhere pending writes are refused rather than lost."""
+	"""Run the body so that nothing it does survives it (see the module docstring): it is rolled back
+	to a savepoint taken before it, so the caller's own pending work stays as it was, and what that
+	rollback skips - Frappe's after-rollback callbacks (its cache clearing) - runs then too."""
 	db = frappe.db
-	if getattr(frappe.local, "request", None):
-		db.commit()
-	elif db.transaction_writes:
-		frappe.throw(_("Commit or roll back your own changes before a dry run: it rolls back everything."))
+	marks = callback_marks()
+	db.savepoint("bq_dry_run")
 	muted = frappe.flags.mute_emails
 	frappe.flags.mute_emails = True
 	_install_guards()
@@ -171,7 +168,11 @@ def dry_run():
 		db.commit, db.rollback = original_commit, original_rollback
 		_local.active = False
 		frappe.flags.mute_emails = muted
-		db.rollback()
+		try:
+			db.rollback(save_point="bq_dry_run")
+		except Exception:
+			db.rollback()  # the transaction itself was lost: nothing of it can remain
+		drop_callbacks_after(marks)
 
 
 def _install_guards() -> None:

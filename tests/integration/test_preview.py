@@ -90,3 +90,18 @@ def test_dry_run_sample_limits(site, sample):
 	_, names = make_records(1)
 	with pytest.raises(frappe.ValidationError, match="sample must be a whole number"):
 		preview_bulk(doctype="BQ Test Record", action="save", ids=names, sample=sample)
+
+
+def test_dry_run_keeps_the_callers_own_uncommitted_work(site):
+	"""From the console, a dry run in the middle of the caller's own transaction undoes only itself."""
+	_, names = make_records(2)
+	doc = frappe.get_doc("BQ Test Record", names[0])
+	doc.title = "changed by the caller, not committed"
+	doc.save()
+	result = preview_bulk(doctype="BQ Test Record", action="set_value", ids=names, values={"title": "dry"})
+	assert result["would_fail"] == 0
+	assert result["records"][0]["changes"][0]["old"] == "changed by the caller, not committed"
+	assert frappe.db.get_value("BQ Test Record", names[0], "title") == "changed by the caller, not committed"
+	assert frappe.db.get_value("BQ Test Record", names[1], "title") != "dry"
+	frappe.db.rollback()
+	assert frappe.db.get_value("BQ Test Record", names[0], "title") != "changed by the caller, not committed"

@@ -40,5 +40,10 @@ frappe.listview_settings["Bulk Queue Job"] = {
 			if (window.cur_list === listview) listview.refresh();
 		}, 2000);
 		frappe.realtime.on("bulk_queue_progress", refresh);
+		if (frappe.user.has_role("System Manager")) {
+			listview.page.add_menu_item(__("Bulk Queue Settings"), () =>
+				frappe.set_route("Form", "Bulk Queue Settings"),
+			);
+		}
 	},
 };

@@ -32,6 +32,7 @@ FIELDS = (
 	"rate_limit",
 	"start_at",
 	"paused_at",
+	"paused_from",
 )
 
 _last_sent: dict[str, float] = {}
@@ -66,7 +67,10 @@ def message(job: frappe._dict) -> dict:
 	While a job is Planning, ``total`` counts the records selected so far and ``expected`` how many
 	matched when it was started; percent and ETA are measured against the larger of the two.
 	"""
-	planning = job.status == "Planning"
+	# Paused (or Scheduled) before its records were all selected: still counted against what matched.
+	planning = job.status == "Planning" or (
+		job.status in ("Paused", "Scheduled") and job.get("paused_from") == "Planning"
+	)
 	selected = job.total or 0
 	total = max(selected, job.get("expected") or 0) if planning else selected
 	processed = job.processed or 0

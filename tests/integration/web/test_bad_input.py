@@ -141,6 +141,13 @@ CASES = [
 		"does not exist",
 	),
 	# the request itself
+	("oversized JSON body (26 MB)", {"json": valid(ids=["x" * 96] * 270_000)}, 413, "too large"),
+	(
+		"a 1 MB form of 11,000 long names",
+		valid(ids="\n".join(f"{i:05d}" + "y" * 90 for i in range(11_000))),
+		417,
+		"at most 10000",
+	),
 	("GET instead of POST", {"http": "GET", "data": valid()}, 403, "Not permitted"),
 	("session without the CSRF token", {"csrf": False, "data": valid()}, 400, "Invalid Request"),
 ]

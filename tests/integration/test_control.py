@@ -190,3 +190,29 @@ def test_workers_back_off_while_the_database_is_busy(workers, site_conf):
 	done = wait_for_job(job, timeout=120)
 	assert done.status == "Completed"
 	assert_exactly_once(tag, done)
+
+
+def test_scheduled_selection_by_filters_is_planned_when_it_starts(workers, site_conf):
+	"""A large filter selection with a start time waits as Scheduled (no planner on RQ either); at its
+	time it is planned in the background and processed exactly once."""
+	from frappe.utils import add_to_date, now_datetime
+
+	site_conf(bulk_queue_plan_inline_max=10, bulk_queue_plan_page_size=20)
+	tag, _names = make_records(50)
+	start_at = add_to_date(now_datetime(), seconds=2)
+	result = enqueue(
+		doctype="BQ Test Record",
+		filters={"tag": tag},
+		action="increment_counter",
+		chunk_size=10,
+		start_at=str(start_at),
+	)
+	job = result["bulk_job"]
+	assert result["progress"]["status"] == "Scheduled" and result["total"] == 50
+	workers.start(1)
+	time.sleep(max(0.0, (start_at - now_datetime()).total_seconds()) + 0.5)
+	assert not rq_jobs_of(job) and _job(job).status == "Scheduled"
+	assert recovery.recover()["started"] == 1
+	done = wait_for_job(job, timeout=90)
+	assert done.status == "Completed" and done.total == 50
+	assert_exactly_once(tag, done)

@@ -130,9 +130,7 @@ def cancel(context, job):
 
 	with _site(context):
 		progress = _guarded(console.cancel, job)
-		click.echo(
-			f"{job}: {progress['status']} ({progress['processed']:,} of {progress['total']:,} processed)"
-		)
+		click.echo(_state(job, progress))
 
 
 @bulk_queue_group.command("pause")
@@ -145,8 +143,7 @@ def pause(context, job):
 	with _site(context):
 		progress = _guarded(console.pause, job)
 		click.echo(
-			f"{job}: {progress['status']} ({progress['processed']:,} of {progress['total']:,} processed). "
-			f"Resume with: bench --site {_site_name(context)} bulk-queue resume {job}"
+			f"{_state(job, progress)}. Resume with: bench --site {_site_name(context)} bulk-queue resume {job}"
 		)
 
 
@@ -160,9 +157,7 @@ def resume(context, job, wait):
 
 	with _site(context):
 		progress = _guarded(console.resume, job)
-		click.echo(
-			f"{job}: {progress['status']} ({progress['processed']:,} of {progress['total']:,} processed)"
-		)
+		click.echo(_state(job, progress))
 		if wait:
 			sys.exit(_watch(job, context))
 
@@ -291,6 +286,11 @@ def _still_active(job: str) -> bool:
 	from bulk_queue import console
 
 	return console.status(job)["status"] in _active()
+
+
+def _state(job: str, progress: dict) -> str:
+	"""``BQJ-00042: Paused (1,200 of 5,000 processed)``."""
+	return f"{job}: {progress['status']} ({progress['processed']:,} of {progress['total']:,} processed)"
 
 
 def _site_name(context) -> str:

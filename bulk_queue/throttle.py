@@ -87,10 +87,13 @@ class DatabasePressure:
 		self.backoff = 0.0
 
 	def wait_needed(self) -> float:
-		threshold = settings.get("bulk_queue_throttle_threads_running")
-		if not threshold or time.monotonic() - self.checked_at < _DB_CHECK_EVERY:
+		# Called before every record: the clock first, the setting and the database only when due.
+		if time.monotonic() - self.checked_at < _DB_CHECK_EVERY:
 			return 0.0
 		self.checked_at = time.monotonic()
+		threshold = settings.get("bulk_queue_throttle_threads_running")
+		if not threshold:
+			return 0.0
 		rows = frappe.db.sql("show global status like 'Threads_running'")
 		running = int(rows[0][1]) if rows else 0
 		if running <= threshold:

@@ -546,10 +546,7 @@ def cancel_bulk_job(bulk_job: str | None = None) -> dict:
 	Queued chunks never run; running chunks stop at their next commit, rolling back what they had not
 	committed. Returns the job's status and counters.
 	"""
-	_check_job_access(bulk_job)
-	dispatch.cancel_job(bulk_job)
-	progress.publish(bulk_job, force=True)
-	return get_bulk_job_status(bulk_job)
+	return _steer(bulk_job, dispatch.cancel_job)
 
 
 @frappe.whitelist(methods=["POST"])
@@ -559,18 +556,21 @@ def pause_bulk_job(bulk_job: str | None = None) -> dict:
 	Nothing of it stays on the queue; running chunks stop at their next commit, keeping what they
 	committed. Status Paused until ``resume_bulk_job``; worker and Redis restarts do not wake it.
 	Returns the job's status and counters."""
-	job = _check_job_access(bulk_job)
-	dispatch.pause_job(job.name)
-	progress.publish(job.name, force=True)
-	return get_bulk_job_status(job.name)
+	return _steer(bulk_job, dispatch.pause_job)
 
 
 @frappe.whitelist(methods=["POST"])
 def resume_bulk_job(bulk_job: str | None = None) -> dict:
 	"""Resume a paused bulk job from where each chunk stopped (its requester or a System Manager).
 	Returns the job's status and counters."""
+	return _steer(bulk_job, dispatch.resume_job)
+
+
+def _steer(bulk_job: str | None, change) -> dict:
+	"""Cancel, pause or resume (``change(name)``) a job its requester or a System Manager asked about;
+	tell its watchers at once; return its status and counters."""
 	job = _check_job_access(bulk_job)
-	dispatch.resume_job(job.name)
+	change(job.name)
 	progress.publish(job.name, force=True)
 	return get_bulk_job_status(job.name)
 

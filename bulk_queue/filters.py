@@ -98,7 +98,10 @@ def read_page(doctype: str, filters: list[list], *, after: str | None, page_size
 			fields=["name"],
 			order_by=f"`tab{doctype}`.`name` asc",
 			limit_page_length=page_size,
-			distinct=True,
+			# Not distinct=True: Frappe drops the ORDER BY of a distinct query, and keyset pages need
+			# it (a filter on an indexed column would otherwise return names in that index's order).
+			# Grouping by name removes the duplicates a child-table filter's join makes.
+			group_by=f"`tab{doctype}`.`name`",
 			as_list=True,
 		)
 	except frappe.PermissionError:

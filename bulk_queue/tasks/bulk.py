@@ -530,7 +530,7 @@ class ChunkRunner:
 		"""Commit the batch together with the watermark and counters, or drop it if we lost the chunk."""
 		try:
 			job = dispatch.lock_job(self.job.name)
-			row = self._lock_chunk()
+			row = self._lock_chunk(names=False)
 		except Exception as e:
 			if is_transient(e):
 				raise _TransactionLost from e
@@ -628,10 +628,11 @@ class ChunkRunner:
 		"""Whether this run may still commit: same try (token), same run (epoch), still Running."""
 		return bool(row) and row.token == self.token and row.epoch == self.epoch and row.status == "Running"
 
-	def _lock_chunk(self) -> frappe._dict | None:
+	def _lock_chunk(self, *, names: bool = True) -> frappe._dict | None:
+		# A commit needs only the fencing columns, not the chunk's list of names.
 		rows = frappe.db.sql(
-			f"""select name, bulk_job, chunk_no, status, token, epoch, names, total, done_upto,
-				lost_count, lost_at
+			f"""select name, bulk_job, chunk_no, status, token, epoch, {"names" if names else "null as names"},
+				total, done_upto, lost_count, lost_at
 			from `tab{CHUNK}` where name=%s for update""",
 			self.chunk,
 			as_dict=True,

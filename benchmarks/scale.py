@@ -2,11 +2,12 @@
 # For license information, please see license.txt
 """Scale benchmarks, side by side in one run on a real site with real ``bench worker`` processes.
 
-1. ``desk``: Desk's own bulk edit (``bulk_update._bulk_action``, in-process) vs bulk_queue
-   ``set_value`` with one worker on the same 500 ToDos, round by round; then Desk's entry point asked
-   for more than 500 (it refuses) and bulk_queue on ``--big`` ToDos with two workers.
-2. ``fast``: ``set_value_fast`` (one worker, chunks of 1,000) vs a raw SQL ``UPDATE … WHERE name IN``
-   of 1,000 names at a time (the floor) on the same ``--fast-records`` ToDos, and vs the save path
+1. ``desk``: Desk's own bulk edit (``bulk_update._bulk_action``, in-process, as the same user) vs
+   bulk_queue ``set_value`` with one worker on the same 500 ToDos, round by round; then Desk's entry
+   point asked for more than 500 (it refuses) and bulk_queue on ``--big`` ToDos with two workers.
+2. ``fast``: ``set_value_fast`` (one worker, its default chunk size) vs a raw SQL ``UPDATE … WHERE
+   name IN`` of 1,000 names at a time (the floor) on the same ``--fast-records`` ToDos and Comments
+   (ToDo has a ``has_permission`` hook, evaluated per record; Comment has none), and vs the save path
    (``set_value``, one worker) on ``--records`` ToDos.
 3. ``planning``: enqueue by filters to the end of planning for 100,000 matching ToDos (one worker).
 4. ``million``: a filter selection of ``--million`` ToDos processed with ``set_value_fast`` by one
@@ -14,7 +15,8 @@
    processing, above the idle worker's.
 5. ``first``: from ``enqueue_bulk`` to the first record saved, for 1,000 ToDos on an idle worker.
 
-Bulk jobs run as a System Manager user (not Administrator, for whom Frappe skips permission checks).
+Bulk jobs, and Desk's bulk edit, run as a System Manager user (not Administrator, for whom Frappe
+skips permission checks): Desk runs its bulk edit in the name of the user who clicked, too.
 Run it with the bench's Python from this checkout::
 
     /opt/frappe-bench/env/bin/python benchmarks/scale.py --site dev.localhost
@@ -80,10 +82,12 @@ def bench_desk(frappe, args, workers, rows) -> None:
 	workers.ensure(1, chain=True)
 	for round_no in range(1, args.rounds + 1):
 		names = insert_todos(frappe, 500)
+		frappe.set_user(USER)
 		started = time.perf_counter()
 		failed = _bulk_action("ToDo", names, "update", {"priority": "High"})
 		frappe.db.commit()
 		desk = time.perf_counter() - started
+		frappe.set_user("Administrator")
 		assert not failed, failed[:5]
 		delete_todos(frappe, names)
 		names = insert_todos(frappe, 500)
@@ -145,7 +149,6 @@ def bench_fast(frappe, args, workers, rows) -> None:
 				filters=tag_filter(names, doctype),
 				action="set_value_fast",
 				values=dict([change]),
-				chunk_size=1000,
 			)
 			delete_rows(frappe, doctype, names)
 			key = doctype.lower()
@@ -398,14 +401,24 @@ def record(rows, benchmark, round_no, scenario, records, seconds, **kwargs) -> N
 def write_csv(path: Path, rows: list[dict], machine: str) -> None:
 	"""Write ``rows``, keeping the rows of scenarios this run did not repeat (a partial re-run)."""
 	path.parent.mkdir(parents=True, exist_ok=True)
+	run = f"{machine}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}"
+	rows = [{**r, "run": run} for r in rows]
 	if path.exists():
 		ran = {(r["benchmark"], r["scenario"]) for r in rows}
-		lines = [line for line in path.read_text().splitlines() if not line.startswith("#")]
-		kept = [r for r in csv.DictReader(lines) if (r["benchmark"], r["scenario"]) not in ran]
+		text = path.read_text().splitlines()
+		# Rows kept from an earlier run say which machine and when (it may have been another one).
+		earlier = text[0].lstrip("# ").strip() if text and text[0].startswith("#") else ""
+		lines = [line for line in text if not line.startswith("#")]
+		kept = [
+			{**r, "run": r.get("run") or earlier}
+			for r in csv.DictReader(lines)
+			if (r["benchmark"], r["scenario"]) not in ran
+		]
 		rows = kept + rows
+	runs = {r["run"] for r in rows}
 	with path.open("w", newline="") as f:
-		f.write(f"# {machine}; {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}\n")
-		writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+		f.write(f"# {run if len(runs) == 1 else 'rows from more than one run: see the run column'}\n")
+		writer = csv.DictWriter(f, fieldnames=list(rows[-1]))
 		writer.writeheader()
 		writer.writerows(rows)
 	print(f"\nwrote {path}")

@@ -67,7 +67,7 @@ def enqueue_bulk(
 	"""
 	user = frappe.session.user
 	doctype, act, values = _validate_request(doctype, action, values, user)
-	chunk_size = _validate_chunk_size(chunk_size)
+	chunk_size = _validate_chunk_size(chunk_size, act)
 	queue = _validate_queue(queue)
 	timeout = _validate_timeout(timeout)
 	rate_limit = _validate_rate_limit(rate_limit)
@@ -440,10 +440,10 @@ def _validate_values(meta, act: Action, values: dict, user: str) -> dict:
 	return act.check(meta, values, user) if act.check else values
 
 
-def _validate_chunk_size(chunk_size: Any) -> int:
+def _validate_chunk_size(chunk_size: Any, act=None) -> int:
 	largest = settings.get("bulk_queue_max_chunk_size")
 	if chunk_size in (None, ""):
-		return default_chunk_size()
+		return default_chunk_size(act)
 	try:
 		size = int(chunk_size)
 	except (TypeError, ValueError):
@@ -453,10 +453,14 @@ def _validate_chunk_size(chunk_size: Any) -> int:
 	return size
 
 
-def default_chunk_size() -> int:
+def default_chunk_size(act=None) -> int:
 	"""The default chunk size, never above the maximum (each may come from the site config or from
-	Bulk Queue Settings)."""
-	return min(settings.get("bulk_queue_default_chunk_size"), settings.get("bulk_queue_max_chunk_size"))
+	Bulk Queue Settings). A batch action (the fast path) takes the maximum: it applies a chunk with a
+	statement or a few, so a small chunk would only multiply the bookkeeping around them."""
+	largest = settings.get("bulk_queue_max_chunk_size")
+	if act is not None and act.apply_batch:
+		return largest
+	return min(settings.get("bulk_queue_default_chunk_size"), largest)
 
 
 def _validate_queue(queue: Any) -> str:
@@ -627,7 +631,7 @@ def _check_job_access(bulk_job: str | None):
 def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 	"""What the Bulk Process dialog offers the calling user on ``doctype``.
 
-	Returns ``{"actions": [{"name", "label", "needs_values"}], "fields": [settable fields],
+	Returns ``{"actions": [{"name", "label", "needs_values", "ptype", "chunk_size"}], "fields": [settable fields],
 	"chunk_size", "max_chunk_size", "queue", "queues", "max_records"}``; with ``filters`` also
 	``"matching"``: how many records the user can read that match them.
 	"""
@@ -638,7 +642,13 @@ def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 	options = {
 		"doctype": doctype,
 		"actions": [
-			{"name": a.name, "label": _(a.label), "needs_values": a.needs_values, "ptype": a.ptype}
+			{
+				"name": a.name,
+				"label": _(a.label),
+				"needs_values": a.needs_values,
+				"ptype": a.ptype,
+				"chunk_size": default_chunk_size(a),
+			}
 			for a in actions
 		],
 		"fields": fields.settable_fields(meta, user) if any(a.needs_values for a in actions) else [],

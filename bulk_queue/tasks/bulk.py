@@ -312,12 +312,13 @@ class ChunkRunner:
 				self._hold_back(1)
 				self._apply(self.names[self.idx])
 				self.idx += 1
-			if (
+			if self.idx < len(self.names) and (
 				self.tx_event == "commit"  # the action committed: make the watermark follow at once
 				or self.idx - self.batch.start >= self.commit_every
 				or time.monotonic() - self.batch_started >= self.commit_interval
 			):
 				self._flush()
+		# The chunk's last records commit with its end (and the claim of its next chunk), at once.
 		self._flush(final=True)
 
 	def _hold_back(self, records: int) -> None:

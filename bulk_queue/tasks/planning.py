@@ -58,7 +58,7 @@ class Planner:
 		frappe.db.commit()
 		self.doctype = job.reference_doctype
 		self.chunk_size = job.chunk_size or settings.get("bulk_queue_default_chunk_size")
-		self.page_size = _page_size(self.chunk_size)
+		self.page_size = self.base_page_size = _page_size(self.chunk_size)
 		# Only what existed when the job was started; the same user's permissions as in the request.
 		self.filters = [
 			*json.loads(job.filters or "[]"),
@@ -122,9 +122,12 @@ class Planner:
 		refused = access.act_as(self.user, self.doctype, self.action)
 		if refused:
 			raise frappe.PermissionError(refused)
-		names = read_page(self.doctype, self.filters, after=self.after, page_size=self.page_size)
-		self.slowest_page = max(self.slowest_page, time.monotonic() - page_started)
-		last_page = len(names) < self.page_size
+		page_size = self.page_size
+		names = read_page(self.doctype, self.filters, after=self.after, page_size=page_size)
+		read_time = time.monotonic() - page_started
+		self.slowest_page = max(self.slowest_page, read_time)
+		last_page = len(names) < page_size
+		self.page_size = _next_page_size(page_size, self.base_page_size, read_time)
 		job = dispatch.lock_job(self.bulk_job)
 		if not self._current(job):
 			frappe.db.rollback()
@@ -185,6 +188,23 @@ def _final_title(job: frappe._dict, total: int) -> str:
 	from bulk_queue.api.bulk import job_title
 
 	return job_title(get_action(job.action), total, job.reference_doctype)
+
+
+# A page read faster than this doubles the next one (a page costs a commit and a few queries of its
+# own), up to PAGE_GROWTH times the configured size; a slower one halves it, down to that size.
+FAST_PAGE = 0.25
+SLOW_PAGE = 2.0
+PAGE_GROWTH = 8
+
+
+def _next_page_size(size: int, base: int, read_time: float) -> int:
+	"""The next page's size after one of ``size`` names took ``read_time`` seconds to read (always a
+	multiple of ``base``, itself a whole number of chunks)."""
+	if read_time < FAST_PAGE:
+		return min(size * 2, base * PAGE_GROWTH)
+	if read_time > SLOW_PAGE:
+		return max(base, size // base // 2 * base)
+	return size
 
 
 def _page_size(chunk_size: int) -> int:

@@ -44,6 +44,28 @@ def test_returns_job_and_records_it():
 	assert (job.total, job.processed, job.chunk_size, job.chunks) == (120, 0, 50, 3)
 
 
+def test_fast_path_chunks_default_to_the_largest_size():
+	"""Without chunk_size the fast path takes the largest chunk size (a chunk is a statement or two
+	for it), other actions the default; the dialog's options give each action its own."""
+	import frappe
+
+	from bulk_queue.api.bulk import cancel_bulk_job, get_bulk_options
+
+	_, names = make_todos(1_200)
+	fast = enqueue(doctype="ToDo", ids=names, action="set_value_fast", values={"priority": "High"})
+	save = enqueue(doctype="ToDo", ids=names, action="save")
+	for result in (fast, save):
+		cancel_bulk_job(result["bulk_job"])
+	sizes = {
+		r["bulk_job"]: frappe.db.get_value("Bulk Queue Job", r["bulk_job"], "chunk_size")
+		for r in (fast, save)
+	}
+	assert (sizes[fast["bulk_job"]], fast["enqueued"]) == (1_000, 2)
+	assert (sizes[save["bulk_job"]], save["enqueued"]) == (200, 6)
+	by_action = {a["name"]: a["chunk_size"] for a in get_bulk_options("ToDo")["actions"]}
+	assert (by_action["set_value_fast"], by_action["save"]) == (1_000, 200)
+
+
 @pytest.mark.parametrize(
 	"ids",
 	[

@@ -45,6 +45,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			.map((a) => a.name);
 		this.needs_values_expr = `eval:${JSON.stringify(value_actions)}.includes(doc.action)`;
 		this.value_actions = value_actions;
+		this.chunk_default = options.chunk_size;
 	}
 
 	get over_limit() {
@@ -187,6 +188,15 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 	on_action_change() {
 		const action = this.dialog.get_value("action");
 		const needs_values = this.value_actions.includes(action);
+		// Each action's own default chunk size (the fast path takes the largest), unless the user
+		// typed one.
+		const chunk_default = ((this.options.actions || []).find((a) => a.name === action) || {})
+			.chunk_size;
+		const chunk_size = this.dialog.get_value("chunk_size");
+		if (chunk_default && (!chunk_size || chunk_size === this.chunk_default)) {
+			this.dialog.set_value("chunk_size", chunk_default);
+		}
+		this.chunk_default = chunk_default || this.options.chunk_size;
 		if (needs_values && !this.dialog.get_value("field")) {
 			// Preselect a status-like field, as Desk's own bulk edit does.
 			const status = (this.options.fields || []).find((df) => /status/i.test(df.fieldname));

@@ -48,6 +48,28 @@ def run_chunk(chunk: str, token: int) -> None:
 	ChunkRunner(chunk, int(token)).run()
 
 
+def run_after_planning(bulk_job: str, rq_deadline: float) -> None:
+	"""Called in a planner's RQ job once the job's records are all selected: go on with the job's
+	chunks in this process, as a chain does, instead of leaving them to a fresh work horse (with one
+	worker, that start-up is the gap between the last page and the first record). First a chunk that
+	an earlier run of this same RQ job held when it died (RQ's retry finishes it), else the next
+	Pending or still-queued one. ``rq_deadline``: when RQ will stop this job (time.monotonic())."""
+	rq_job_id = _current_rq_job_id()
+	if not rq_job_id:
+		return
+	frappe.db.rollback()
+	orphan = frappe.db.get_value(
+		CHUNK,
+		{"bulk_job": bulk_job, "status": "Running", "rq_job_id": rq_job_id},
+		["name", "token"],
+		as_dict=True,
+	)
+	if orphan:
+		ChunkRunner(orphan.name, orphan.token, rq_deadline=rq_deadline).run()
+	else:
+		ChunkRunner("", 0, rq_deadline=rq_deadline).run_next_of(bulk_job)
+
+
 class _TransactionLost(Exception):
 	"""The open transaction was rolled back underneath us (deadlock victim, lost connection)."""
 
@@ -68,9 +90,10 @@ class _Batch:
 class ChunkRunner:
 	"""Processes one chunk from its watermark to its end, committing every few records."""
 
-	def __init__(self, chunk: str, token: int) -> None:
+	def __init__(self, chunk: str, token: int, *, rq_deadline: float | None = None) -> None:
 		self.chunk = chunk
 		self.token = token
+		self.rq_deadline = rq_deadline
 		self.commit_interval = settings.get("bulk_queue_commit_interval")
 		self.max_attempts = max(1, settings.get("bulk_queue_max_attempts"))
 		self.transient_failures: dict[int, int] = {}
@@ -95,6 +118,37 @@ class ChunkRunner:
 				self._take(self.next_chunk)
 		except _Stop:
 			return
+
+	def run_next_of(self, bulk_job: str) -> None:
+		"""Take the job's next chunk (as a chain would, and only when a chain would) and go on."""
+		try:
+			if not self._claim_next(bulk_job):
+				return
+			recovery.check_job(bulk_job)
+			while self._run_current() and self.next_chunk:
+				self._take(self.next_chunk)
+		except _Stop:
+			return
+
+	def _claim_next(self, bulk_job: str) -> bool:
+		frappe.db.rollback()
+		job = dispatch.lock_job(bulk_job)
+		if not job or job.status not in ("Queued", "Running"):
+			frappe.db.rollback()
+			return False
+		self._start(job)
+		row = self._claim_continuation(job) if self._may_continue() else None
+		if not row:
+			frappe.db.rollback()
+			return False
+		became_running = self._mark_started(job, now_datetime())
+		frappe.db.commit()
+		if row.replaces:
+			dispatch.drop_rq_jobs([row.replaces])
+		self._take(row)
+		if became_running:
+			progress.publish(bulk_job, force=True)
+		return True
 
 	def _run_current(self) -> bool:
 		"""Process the current chunk to its end; False when this run no longer owns it."""
@@ -159,29 +213,41 @@ class ChunkRunner:
 				heartbeat=%s, worker=%s, modified=%s where name=%s""",
 			(self.epoch, now, now, _worker_label(), now, self.chunk),
 		)
+		became_running = self._mark_started(job, now)
+		frappe.db.commit()
+
+		self._start(job)
+		self._load_chunk(row)
+		if became_running:
+			progress.publish(bulk_job, force=True)
+		return True
+
+	def _mark_started(self, job: frappe._dict, now) -> bool:
+		"""Mark the job Running (and started) as its first chunk starts; whether it became Running."""
 		became_running = job.status == "Queued"
 		if became_running or not job.started_at:
 			# A job still Planning stays Planning (its planner makes it Running), but it has started.
 			frappe.db.sql(
 				f"""update `tab{JOB}` set status=if(status='Queued', 'Running', status),
 				started_at=coalesce(started_at, %s) where name=%s""",
-				(now, bulk_job),
+				(now, job.name),
 			)
-		frappe.db.commit()
+		return became_running
 
+	def _start(self, job: frappe._dict) -> None:
+		"""Take on ``job`` for this run: its values, action, deadline and user."""
 		self.job = job
-		self._load_chunk(row)
 		self.values = json.loads(job["values"]) if job["values"] else {}
 		self.action = get_action(job.action)
 		self.timeout = job.timeout or dispatch.chunk_timeout(job.queue)
 		self.deadline = time.monotonic() + self.timeout - max(2.0, min(60.0, self.timeout * 0.2))
+		if self.rq_deadline is not None:
+			# Inside a planner's RQ job: its own timeout, counted from the planner's start, comes first.
+			self.deadline = min(self.deadline, self.rq_deadline - 60.0)
 		# Permissions are checked for the user who asked, whoever enqueued this try; never as
 		# Administrator (a job without a user does nothing, see _start_batch).
 		frappe.set_user(job.user or "Guest")
 		self.acted_as_at = float("-inf")
-		if became_running:
-			progress.publish(bulk_job, force=True)
-		return True
 
 	def _load_chunk(self, row: frappe._dict) -> None:
 		self.names = json.loads(row.names or "[]")

@@ -29,6 +29,7 @@ from frappe.utils import cstr, now_datetime
 
 from bulk_queue import access, completion, dispatch, progress, settings
 from bulk_queue.filters import read_page
+from bulk_queue.tasks.bulk import run_after_planning
 from bulk_queue.utils.selection import chunked
 
 JOB = dispatch.JOB
@@ -49,10 +50,15 @@ class Planner:
 		self.token = token
 
 	def run(self) -> None:
+		started = time.monotonic()
 		frappe.db.rollback()
 		job = dispatch.lock_job(self.bulk_job)
 		if not self._current(job):
 			frappe.db.rollback()
+			if job and job.status in ("Queued", "Running"):
+				# Planned already. RQ's retry of a planner that died while it went on with the chunks
+				# (see below) finishes the chunk it held.
+				run_after_planning(self.bulk_job, started + planner_timeout(job))
 			return
 		frappe.db.set_value(JOB, self.bulk_job, "plan_heartbeat", now_datetime(), update_modified=False)
 		frappe.db.commit()
@@ -69,6 +75,7 @@ class Planner:
 		self.slowest_page = 0.0
 		self.user = job.user
 		self.action = job.action
+		self.planned = False
 		try:
 			while self._step():
 				pass
@@ -76,6 +83,10 @@ class Planner:
 			frappe.db.rollback()
 			if not self._count_failure(e):
 				raise  # RQ's retry (or recovery) runs the planner again from its watermark
+			return
+		if self.planned:
+			# The total is known: this work horse goes on with the chunks (a chain, with its limits).
+			run_after_planning(self.bulk_job, self.hard_deadline)
 
 	def _count_failure(self, error: Exception) -> bool:
 		"""Record a failed try; give the job up (Failed, with the error) when the filters or the
@@ -174,6 +185,7 @@ class Planner:
 		progress.publish(self.bulk_job, force=last_page)
 		if finished:
 			completion.after_end(self.bulk_job)
+		self.planned = last_page and not finished
 		return not last_page and not handover
 
 

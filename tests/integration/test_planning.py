@@ -6,8 +6,10 @@ planning worker is killed, and only the records the requesting user may see."""
 import datetime
 import math
 import random
+import time
 
 import frappe
+import psutil
 import pytest
 
 from .conftest import (
@@ -191,3 +193,59 @@ def test_filter_on_an_indexed_column_selects_each_record_once(workers, site_conf
 	assert done.status == "Completed", failures(result["bulk_job"])
 	assert done.total == len(names)
 	assert_exactly_once(tag, done)
+
+
+def _chunk_rows(job: str) -> list:
+	frappe.db.rollback()
+	return frappe.get_all(
+		"Bulk Queue Chunk",
+		{"bulk_job": job},
+		["chunk_no", "status", "rq_job_id", "lost_count"],
+		order_by="chunk_no",
+	)
+
+
+def test_planner_goes_on_with_the_chunks_in_its_own_process(workers, site_conf):
+	"""Once the records are selected, the planner's work horse processes the chunks itself (no fresh
+	work horse between the last page and the first record); each record exactly once."""
+	_small_planning_pages(site_conf, page_size=40)
+	tag, _ = make_records(330)
+	result = enqueue(
+		doctype="BQ Test Record", action="increment_counter", filters={"tag": tag}, chunk_size=20
+	)
+	workers.start(1)
+	done = wait_for_job(result["bulk_job"], timeout=180)
+	assert done.status == "Completed", failures(done.name)
+	assert_exactly_once(tag, done)
+	held = [c for c in _chunk_rows(done.name) if ":plan:" in (c.rq_job_id or "")]
+	assert held, "chunks were processed by the planner's RQ job"
+
+
+def test_killed_planner_horse_while_it_runs_chunks_is_finished_by_its_retry(workers, site_conf):
+	"""The planner's work horse killed while it processes a chunk after planning: RQ's retry of the
+	planner finds the chunk it held and finishes it; every record applied once."""
+	_small_planning_pages(site_conf, page_size=40)
+	tag, _ = make_records(300)
+	result = enqueue(
+		doctype="BQ Test Record",
+		action="increment_counter",
+		filters={"tag": tag},
+		values={"sleep": 0.05},
+		chunk_size=20,
+	)
+	job = result["bulk_job"]
+	workers.start(1)
+
+	def held_by_planner():
+		return any(c.status == "Running" and ":plan:" in (c.rq_job_id or "") for c in _chunk_rows(job))
+
+	wait_until(held_by_planner, timeout=90, interval=0.05, message="a chunk run by the planner")
+	time.sleep(0.3)  # inside its 1 s of work, before its only commit
+	for proc in workers.procs:
+		for horse in psutil.Process(proc.pid).children(recursive=True):
+			horse.kill()
+	done = wait_for_job(job, timeout=180)
+	assert done.status == "Completed", failures(job)
+	assert_exactly_once(tag, done)
+	lost = [c for c in _chunk_rows(job) if c.lost_count]
+	assert lost, "the killed run was counted as a loss"

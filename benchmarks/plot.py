@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import statistics
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 
@@ -57,9 +57,14 @@ def plot_scale(plt, rows: list[dict], machine: str, target: str) -> None:
 	"""Records per second of every timed scenario of ``scale.py`` (log scale: from a save loop to raw
 	SQL), medians of the rounds."""
 	rates: dict[str, list[float]] = defaultdict(list)
+	# Rows kept from an earlier run (scale.py keeps what a partial run did not repeat) are starred.
+	runs = Counter(row.get("run") or machine for row in rows)
+	latest = max(runs, key=lambda run: run.rsplit("; ", 1)[-1]) if runs else machine
+	earlier = sorted({row.get("run") or machine for row in rows} - {latest})
 	for row in rows:
 		if row["records_per_s"] and int(row["records"]) > 1 and not row["scenario"].startswith("enqueue"):
-			rates[f"{row['scenario']}\n({int(row['records']):,})"].append(float(row["records_per_s"]))
+			star = " *" if (row.get("run") or machine) != latest else ""
+			rates[f"{row['scenario']}{star}\n({int(row['records']):,})"].append(float(row["records_per_s"]))
 	labels = sorted(rates, key=lambda k: statistics.median(rates[k]))
 	medians = [statistics.median(rates[k]) for k in labels]
 	fig, ax = plt.subplots(figsize=(10, 0.45 * len(labels) + 1.5))
@@ -68,7 +73,9 @@ def plot_scale(plt, rows: list[dict], machine: str, target: str) -> None:
 	for bar, value in zip(bars, medians, strict=True):
 		ax.annotate(f" {value:,.0f}/s", (value, bar.get_y() + bar.get_height() / 2), va="center", fontsize=8)
 	ax.set_xlabel("records per second (median of rounds, log scale)")
-	ax.set_title(f"bulk_queue at scale\n{machine}", fontsize=9)
+	ax.set_title(f"bulk_queue at scale\n{latest}", fontsize=9)
+	if earlier:
+		fig.text(0.01, 0.005, "* an earlier run: " + " | ".join(earlier), fontsize=7)
 	ax.tick_params(axis="y", labelsize=7)
 	ax.set_xlim(right=max(medians) * 8)
 	fig.tight_layout()

@@ -160,6 +160,7 @@ def _write_all(doctype: str, names: list[str], values: dict, user: str) -> bool:
 	Only for a batch whose permission does not depend on the record (see ``_WriteCheck``): then the
 	only per-record outcomes left are "not found" and "not a draft", and when the row count says there
 	are none, the read that would find them is saved. Otherwise the caller takes the reading path.
+	The document cache is cleared under the names as given, as ``frappe.db.set_value`` does.
 	"""
 	savepoint = "bq_fast_all"
 	frappe.db.savepoint(savepoint)

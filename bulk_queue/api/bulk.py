@@ -46,7 +46,7 @@ def enqueue_bulk(
 		filters: instead of ``ids``: every record matching these ``frappe.get_list`` filters (a dict,
 			a list of ``[field, operator, value]``, or either as JSON) that the caller can read.
 		values: for ``set_value`` (and custom actions): a dict or JSON object string.
-		chunk_size: records per chunk job (default 200, at most 1000).
+		chunk_size: records per chunk job (default 200, at most 1000; ``set_value_fast``: 1000).
 		queue: ``short``, ``default`` or ``long``.
 		timeout: seconds one chunk job may run (default: the queue's timeout).
 		email_on_finish: also email the requester when the job ends (a Notification Log entry is

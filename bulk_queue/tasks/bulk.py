@@ -137,7 +137,14 @@ class ChunkRunner:
 			frappe.db.rollback()
 			return False
 		self._start(job)
-		row = self._claim_continuation(job) if self._may_continue() else None
+		# No chunk of our own is ending here: stay inside the job's window (a Pending chunk only if
+		# it has room; a queued one instead takes its RQ job's place).
+		in_flight = frappe.db.sql(
+			f"select count(*) from `tab{CHUNK}` where bulk_job=%s and status in ('Queued', 'Running')",
+			bulk_job,
+		)[0][0]
+		room = in_flight < settings.get("bulk_queue_max_queued_chunks")
+		row = self._claim_continuation(job, pending=room) if self._may_continue() else None
 		if not row:
 			frappe.db.rollback()
 			return False
@@ -291,7 +298,7 @@ class ChunkRunner:
 			return False
 		return not _others_waiting(self.job.name)
 
-	def _claim_continuation(self, job: frappe._dict) -> frappe._dict | None:
+	def _claim_continuation(self, job: frappe._dict, *, pending: bool = True) -> frappe._dict | None:
 		"""Take the job's next chunk for this process (caller holds the job's row lock and commits).
 
 		First a Pending chunk; when none is left, a Queued one whose RQ job has not started yet (its
@@ -303,11 +310,15 @@ class ChunkRunner:
 		columns = (
 			"name, bulk_job, chunk_no, status, token, epoch, names, total, done_upto, lost_count, lost_at"
 		)
-		rows = frappe.db.sql(
-			f"""select {columns}, rq_job_id from `tab{CHUNK}` where bulk_job=%s and status='Pending'
-			order by chunk_no limit 1 for update""",
-			job.name,
-			as_dict=True,
+		rows = (
+			frappe.db.sql(
+				f"""select {columns}, rq_job_id from `tab{CHUNK}` where bulk_job=%s and status='Pending'
+				order by chunk_no limit 1 for update""",
+				job.name,
+				as_dict=True,
+			)
+			if pending
+			else []
 		)
 		replaces = None
 		if not rows:

@@ -55,9 +55,10 @@ class Planner:
 		job = dispatch.lock_job(self.bulk_job)
 		if not self._current(job):
 			frappe.db.rollback()
-			if job and job.status in ("Queued", "Running"):
+			if job and job.status != "Planning":
 				# Planned already. RQ's retry of a planner that died while it went on with the chunks
-				# (see below) finishes the chunk it held.
+				# (see below) finishes the chunk it held (or closes it, if the job was cancelled or
+				# paused meanwhile).
 				run_after_planning(self.bulk_job, started + planner_timeout(job))
 			return
 		frappe.db.set_value(JOB, self.bulk_job, "plan_heartbeat", now_datetime(), update_modified=False)

@@ -2,7 +2,7 @@
 # For license information, please see license.txt
 """A selection too large to take in the request, from Desk: the job shows Planning with an estimate
 until its planner has selected the records, then runs to the exact total. And the fast path's
-warning in the dialog."""
+warning and chunk size in the dialog."""
 
 from __future__ import annotations
 
@@ -23,7 +23,17 @@ def test_large_selection_shows_planning_then_the_exact_total(open_desk, site_con
 	desk.wait_for_realtime()
 	_open_from_menu(desk.page)
 	dialog = desk.page.locator(DIALOG)
-	dialog.locator("select[data-fieldname='action']").select_option("set_value_fast")
+	action = dialog.locator("select[data-fieldname='action']")
+	chunk_input = dialog.locator("input[data-fieldname='chunk_size']")
+
+	def chunk_size() -> str:
+		return "".join(c for c in chunk_input.input_value() if c.isdigit())
+
+	# Each action's own default chunk size, as long as the user has not typed one.
+	action.select_option("set_value")
+	assert chunk_size() == "200"
+	action.select_option("set_value_fast")
+	assert chunk_size() == "1000"
 	assert dialog.locator(".bq-fast-note").is_visible()
 	dialog.locator("select[data-fieldname='field']").select_option("priority")
 	dialog.locator("select[data-fieldname='value']").select_option("High")
@@ -54,6 +64,8 @@ def test_large_selection_shows_planning_then_the_exact_total(open_desk, site_con
 	assert "130 of 130" in card.locator(".bq-count").inner_text()
 	frappe.db.rollback()
 	assert set(frappe.get_all("ToDo", {"name": ("in", mine)}, pluck="priority")) == {"High"}
-	saved = frappe.db.get_value("Bulk Queue Job", job, ["total", "expected", "title"], as_dict=True)
-	assert (saved.total, saved.expected) == (130, 130) and "130" in saved.title
+	saved = frappe.db.get_value(
+		"Bulk Queue Job", job, ["total", "expected", "title", "chunk_size"], as_dict=True
+	)
+	assert (saved.total, saved.expected, saved.chunk_size) == (130, 130, 1000) and "130" in saved.title
 	assert not desk.real_errors(), desk.real_errors()

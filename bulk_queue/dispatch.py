@@ -181,12 +181,7 @@ def claim_window(job: frappe._dict) -> list[frappe._dict]:
 	"""
 	if job.status not in ACTIVE:
 		return []
-	in_flight = frappe.db.sql(
-		f"""select count(*) from `tab{CHUNK}`
-		where bulk_job=%s and status in ('Queued', 'Running') for update""",
-		job.name,
-	)[0][0]
-	free = settings.get("bulk_queue_max_queued_chunks") - in_flight
+	free = window_room(job.name)
 	if free <= 0:
 		return []
 	rows = frappe.db.sql(
@@ -205,6 +200,17 @@ def claim_window(job: frappe._dict) -> list[frappe._dict]:
 			(row.token, now, rq_job_id(job.name, row.chunk_no, row.token), now, row.name),
 		)
 	return rows
+
+
+def window_room(bulk_job: str) -> int:
+	"""How many more of the job's chunks may be Queued or Running (its window, less those that are);
+	the caller holds the job's row lock."""
+	in_flight = frappe.db.sql(
+		f"""select count(*) from `tab{CHUNK}`
+		where bulk_job=%s and status in ('Queued', 'Running') for update""",
+		bulk_job,
+	)[0][0]
+	return settings.get("bulk_queue_max_queued_chunks") - in_flight
 
 
 def enqueue_chunks(job: frappe._dict, chunks: list[frappe._dict], *, first_at_front: bool = False) -> int:

@@ -139,12 +139,11 @@ class ChunkRunner:
 		self._start(job)
 		# No chunk of our own is ending here: stay inside the job's window (a Pending chunk only if
 		# it has room; a queued one instead takes its RQ job's place).
-		in_flight = frappe.db.sql(
-			f"select count(*) from `tab{CHUNK}` where bulk_job=%s and status in ('Queued', 'Running')",
-			bulk_job,
-		)[0][0]
-		room = in_flight < settings.get("bulk_queue_max_queued_chunks")
-		row = self._claim_continuation(job, pending=room) if self._may_continue() else None
+		row = (
+			self._claim_continuation(job, pending=dispatch.window_room(bulk_job) > 0)
+			if self._may_continue()
+			else None
+		)
 		if not row:
 			frappe.db.rollback()
 			return False

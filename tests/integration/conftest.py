@@ -164,6 +164,14 @@ class Workers:
 			pass
 		proc.wait(timeout=30)
 
+	def kill_horses(self) -> None:
+		"""SIGKILL the work horses of every worker, leaving the workers: RQ's retry runs the job again."""
+		import psutil
+
+		for proc in list(self.procs):
+			for horse in psutil.Process(proc.pid).children(recursive=True):
+				horse.kill()
+
 	def stop(self) -> None:
 		self._stopping.set()
 		self._supervisor.join(timeout=5)

@@ -8,7 +8,6 @@ import time
 import uuid
 
 import frappe
-import psutil
 import pytest
 
 from .conftest import (
@@ -105,9 +104,7 @@ def test_killed_horse_in_a_continued_chunk_is_taken_up_by_its_retry(workers):
 
 	wait_until(continued_and_busy, timeout=60, interval=0.05, message="a continued chunk")
 	time.sleep(0.3)  # inside its 1 s of work, before its only commit
-	for proc in workers.procs:
-		for horse in psutil.Process(proc.pid).children(recursive=True):
-			horse.kill()
+	workers.kill_horses()
 	done = wait_for_job(job, timeout=180)
 	assert done.status == "Completed", failures(job)
 	assert_exactly_once(tag, done)

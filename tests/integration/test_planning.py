@@ -9,7 +9,6 @@ import random
 import time
 
 import frappe
-import psutil
 import pytest
 
 from .conftest import (
@@ -241,9 +240,7 @@ def test_killed_planner_horse_while_it_runs_chunks_is_finished_by_its_retry(work
 
 	wait_until(held_by_planner, timeout=90, interval=0.05, message="a chunk run by the planner")
 	time.sleep(0.3)  # inside its 1 s of work, before its only commit
-	for proc in workers.procs:
-		for horse in psutil.Process(proc.pid).children(recursive=True):
-			horse.kill()
+	workers.kill_horses()
 	done = wait_for_job(job, timeout=180)
 	assert done.status == "Completed", failures(job)
 	assert_exactly_once(tag, done)

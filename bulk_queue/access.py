@@ -19,9 +19,10 @@ from bulk_queue import settings
 RATE_WINDOW = 60  # seconds: the rate limit counts job starts per user per minute
 
 
-def check_can_start(doctype: str, action: str, user: str) -> None:
+def check_can_start(doctype: str, action: str, user: str, *, power: bool = False) -> None:
 	"""Throw ``frappe.PermissionError`` unless Bulk Queue Settings let ``user`` start ``action`` on
-	``doctype`` (the DocType permission the action needs is checked by the caller)."""
+	``doctype`` (the DocType permission the action needs is checked by the caller). ``power``: the
+	action is a power tool (the fast path), for System Managers and the roles Settings name for it."""
 	if not user or user == "Guest":
 		frappe.throw(_("Log in to start bulk jobs."), frappe.PermissionError)
 	reason = refusal(user)
@@ -51,6 +52,24 @@ def check_can_start(doctype: str, action: str, user: str) -> None:
 			frappe.PermissionError,
 			title=_("Not Permitted"),
 		)
+	if power and not may_use_power_tools(user):
+		frappe.throw(_power_refusal(action), frappe.PermissionError, title=_("Not Permitted"))
+
+
+def may_use_power_tools(user: str) -> bool:
+	"""Whether ``user`` may use actions that skip the document model (the fast path): System
+	Managers, and users with a role Bulk Queue Settings name for it."""
+	if user == "Administrator":
+		return True
+	roles = {"System Manager", *settings.fast_path_roles()}
+	return bool(roles & set(frappe.get_roles(user)))
+
+
+def _power_refusal(action: str) -> str:
+	roles = ["System Manager", *settings.fast_path_roles()]
+	return _(
+		"Bulk action {0} skips validation and controllers; only users with one of these roles may use it: {1} (Bulk Queue Settings)."
+	).format(frappe.bold(action), ", ".join(_(role) for role in roles))
 
 
 def may_use(user: str) -> bool:
@@ -75,7 +94,7 @@ def refusal(user: str | None) -> str | None:
 	return None
 
 
-def act_as(user: str | None, doctype: str, action: str) -> str | None:
+def act_as(user: str | None, doctype: str, action: str, *, power: bool = False) -> str | None:
 	"""Make ``user`` the current user as they are now, for the next transaction of a worker acting on
 	``doctype`` with ``action``; returns why nothing more may be done for them, or None: their account
 	is disabled or gone, or Bulk Queue Settings no longer let them (role, DocType, action).
@@ -87,10 +106,10 @@ def act_as(user: str | None, doctype: str, action: str) -> str | None:
 	if user:
 		frappe.cache.hdel("roles", user)
 		frappe.cache.hdel("user_permissions", user)
-	return refusal(user) or _settings_refusal(user, doctype, action)
+	return refusal(user) or _settings_refusal(user, doctype, action, power)
 
 
-def _settings_refusal(user: str, doctype: str, action: str) -> str | None:
+def _settings_refusal(user: str, doctype: str, action: str, power: bool = False) -> str | None:
 	if not may_use(user):
 		return _("Bulk Queue Settings no longer let {0} start bulk jobs (their roles).").format(user)
 	doctypes = settings.allowed_doctypes()
@@ -99,6 +118,10 @@ def _settings_refusal(user: str, doctype: str, action: str) -> str | None:
 	actions = settings.allowed_actions()
 	if actions and action not in actions:
 		return _("Bulk Queue Settings no longer allow the bulk action {0}.").format(action)
+	if power and not may_use_power_tools(user):
+		return _("Bulk Queue Settings no longer let {0} use the bulk action {1} (their roles).").format(
+			user, action
+		)
 	return None
 
 

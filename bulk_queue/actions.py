@@ -50,6 +50,13 @@ class Action:
 	apply_batch: Callable[[str, list[str], dict, str], dict] | None = None
 	# Optional: validate (and cast) the job's values at enqueue, fn(meta, values, user) -> values.
 	check: Callable[[Any, dict, str], dict] | None = None
+	# A power tool (it skips the document model): only System Managers and the roles Bulk Queue
+	# Settings name for it may use it.
+	power: bool = False
+	# Optional: what a dry run shows instead of running the action, fn(doc, values) -> changes
+	# [{"field", "label", "old", "new"}]; raises where the action would fail. For actions whose effects
+	# a rollback cannot undo (Delete removes files from disk).
+	preview: Callable[[Any, dict], list[dict]] | None = None
 
 	def applies_to(self, meta) -> bool:
 		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions)."""
@@ -79,6 +86,15 @@ def _delete(doc, values: dict) -> None:
 	frappe.delete_doc(doc.doctype, doc.name, ignore_missing=False)
 
 
+def _lazy_preview(name: str):
+	def call(*args):
+		from bulk_queue import preview
+
+		return getattr(preview, f"preview_{name}")(*args)
+
+	return call
+
+
 def _fast(name: str):
 	def call(*args):
 		from bulk_queue import fast_path
@@ -93,7 +109,7 @@ BUILTIN = {
 	"set_value": Action("set_value", "write", _set_value, label="Set Value", needs_values=True),
 	"submit": Action("submit", "submit", _submit, label="Submit", needs_submittable=True),
 	"cancel": Action("cancel", "cancel", _cancel, label="Cancel", needs_submittable=True),
-	"delete": Action("delete", "delete", _delete, label="Delete"),
+	"delete": Action("delete", "delete", _delete, label="Delete", preview=_lazy_preview("delete")),
 	# Batched SQL, no controllers: see bulk_queue/fast_path.py for what it keeps and what it refuses.
 	"set_value_fast": Action(
 		"set_value_fast",
@@ -103,6 +119,7 @@ BUILTIN = {
 		needs_values=True,
 		apply_batch=_fast("apply_batch"),
 		check=_fast("check"),
+		power=True,
 	),
 }
 
@@ -148,10 +165,12 @@ def available_actions(meta, user: str) -> list[Action]:
 	if not access.may_use(user) or (doctypes and meta.name not in doctypes):
 		return []
 	allowed = settings.allowed_actions()
+	power = access.may_use_power_tools(user)
 	return [
 		action
 		for action in get_actions().values()
 		if (not allowed or action.name in allowed)
+		and (power or not action.power)
 		and action.applies_to(meta)
 		and frappe.has_permission(meta.name, action.ptype, user=user)
 	]

@@ -19,7 +19,10 @@ def extend_bootinfo(bootinfo) -> None:
 	user = frappe.session.user
 	allowed = settings.allowed_actions()
 	# Bulk Queue Settings: no role that may start jobs, no action; limited DocTypes and actions.
-	actions = [a for a in get_actions().values() if not allowed or a.name in allowed]
+	power = access.may_use_power_tools(user)
+	actions = [
+		a for a in get_actions().values() if (not allowed or a.name in allowed) and (power or not a.power)
+	]
 	bootinfo.bulk_queue = {
 		"actions": [
 			{

@@ -19,7 +19,7 @@ import json
 import frappe
 from frappe.utils import now_datetime
 
-from bulk_queue import settings
+from bulk_queue import secrets, settings
 from bulk_queue.utils.selection import chunked
 
 RUN_CHUNK = "bulk_queue.tasks.bulk.run_chunk"
@@ -71,13 +71,17 @@ def create_job(
 	email_on_finish: bool = False,
 	rate_limit: float | None = None,
 	start_at=None,
+	skipped: str | None = None,
 ) -> str:
 	"""Insert the Bulk Queue Job and its Pending chunks in the current transaction; return the name.
 
 	With ``filters`` (and ``names`` empty) the job is created ``Planning``: no chunk yet, ``expected``
 	records matching now; ``tasks/planning.py`` selects them and writes the chunks. With ``start_at``
 	it is ``Scheduled`` until then (``start_scheduled``), and becomes Planning or Queued at that time.
+	Password values are kept encrypted, never in clear (``secrets.seal``). ``skipped``: for the fast
+	path, what it does not run on this DocType, in words (the job form shows it).
 	"""
+	values, sealed = secrets.seal(frappe.get_meta(doctype), values or {})
 	planning = filters is not None and not names
 	first_status = "Planning" if planning else "Queued"
 	job = frappe.get_doc(
@@ -89,6 +93,8 @@ def create_job(
 			"action_label": _action_label(action),
 			"filters": json.dumps(filters, default=str) if filters else None,
 			"values": json.dumps(values, sort_keys=True, default=str) if values else None,
+			"sealed_values": sealed,
+			"skipped": skipped or None,
 			"user": user,
 			"status": "Scheduled" if start_at else first_status,
 			"paused_from": first_status if start_at else None,
@@ -163,7 +169,7 @@ def _bulk_insert(doctype: str, rows: list[dict]) -> None:
 def lock_job(bulk_job: str) -> frappe._dict | None:
 	"""Lock the job row (latest committed version) and return it; None when it is gone."""
 	rows = frappe.db.sql(
-		f"""select name, status, reference_doctype, action, `values`, user, queue, timeout,
+		f"""select name, status, reference_doctype, action, `values`, sealed_values, user, queue, timeout,
 			total, processed, succeeded, failed, chunks, chunk_size, filters, started_at, selected_at,
 			plan_after, plan_token, rate_limit
 		from `tab{JOB}` where name=%s for update""",

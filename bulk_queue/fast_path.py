@@ -3,16 +3,22 @@
 """``set_value_fast``: set the same field values on many records with batched SQL.
 
 It skips controllers, validation, Version history, notifications and realtime list updates - that is
-what makes it fast. What it keeps: the requesting user's permissions (role, "if owner", user
-permissions, sharing, ``has_permission`` hooks), their permlevels, ``modified``/``modified_by``, an
-outcome per record (not found, no permission, not a draft), and the document cache.
+what makes it fast, and why it is a power tool: only System Managers (and the roles Bulk Queue Settings
+name for it) may use it, and ``skipped`` names what it skips on a DocType. What it keeps: the requesting
+user's permissions (role, "if owner", User Permissions, sharing, ``has_permission`` hooks) on each
+record as it is and as it will be with the new values - as a save checks them -, their permlevels,
+``modified``/``modified_by``, an outcome per record (not found, no permission, not a draft), and the
+document cache.
 
-It is refused up front where skipping the controller would leave data wrong: DocTypes whose controllers
-maintain other data (``UNSAFE_DOCTYPES``, extendable by apps with the ``bulk_queue_fast_path_unsafe``
-hook), fields other fields fetch from (they would go stale), fetched fields (the next save overwrites
-them), a tree's parent field (``lft``/``rgt`` would not follow) and a workflow's state field (its
-transitions would be bypassed). Submitted and cancelled documents are failed per record: only drafts
-change.
+It is refused up front where skipping the controller would leave data wrong or let through what a save
+refuses: DocTypes whose controllers keep other data in step (``UNSAFE_DOCTYPES``, extendable by apps
+with the ``bulk_queue_fast_path_unsafe`` hook), fields a controller mirrors into other records
+(``UNSAFE_FIELDS``), fields a person cannot type into on the form (read-only, hidden, virtual, "Read
+Only"), fields that can be set only once, fields other fields fetch from (they would go stale), fetched
+fields (the next save overwrites them), a tree's structure (``lft``, ``rgt``, ``old_parent``, the parent
+field, ``is_group``), a workflow's state field (its transitions would be bypassed), and fields whose
+value lives elsewhere (Password, Attach, Signature). Submitted and cancelled documents are failed per
+record: only drafts change.
 """
 
 from __future__ import annotations
@@ -26,36 +32,133 @@ from frappe.utils import cint, cstr, flt, get_datetime, getdate, now_datetime
 from bulk_queue.transaction import callback_marks as _callback_marks
 from bulk_queue.transaction import drop_callbacks_after as _drop_callbacks_after
 
-# DocTypes whose controllers keep other data in step (caches, files, schedules, the schema); changing
-# their rows with SQL would leave that data wrong.
-_SCHEMA = _lt("its controller migrates the database table or clears cached metadata")
-_PERMISSIONS = _lt("its controller clears permission caches")
-_CACHED = _lt("its controller refreshes what is cached or scheduled from it")
+# DocTypes whose controllers keep other data in step on every save (caches, files, schedules, the
+# schema, permissions, other records, other systems); changing their rows with SQL would leave that data
+# wrong. Built by reading the save-time methods (validate, before_save, on_update, on_change, clear_cache,
+# db_update ...) of every Frappe v15.44 DocType that is not a child table or a single, and the
+# differences in v16; README ("The fast path") says how. Apps add theirs with the
+# ``bulk_queue_fast_path_unsafe`` hook.
+_NO_TABLE = _lt("it is virtual: it has no table to update")
+_SCHEMA = _lt("its controller changes the database schema or clears cached metadata")
+_APP_FILES = _lt("its controller writes files into the app (standard records, compiled assets)")
+_PERMISSIONS = _lt("its controller clears permission caches or rewrites users' roles")
+_RULES = _lt("its controller clears the cache its rules or settings are read from")
+_WEBSITE = _lt("its controller clears the website cache or rewrites routes")
+_OTHER_ROWS = _lt("its controller keeps other records in step with it")
+_OUTSIDE = _lt("its controller keeps another system or the files on disk in step")
 UNSAFE_DOCTYPES = {
-	"User": _lt("its controller maintains passwords, roles and sessions"),
-	"File": _lt("its controller keeps the file on disk in step"),
-	"Email Account": _lt("its controller keeps passwords and mail server connections"),
-	**dict.fromkeys(
-		("DocType", "DocField", "Custom Field", "Property Setter", "Module Def", "Report", "Workspace"),
-		_SCHEMA,
-	),
-	**dict.fromkeys(("DocPerm", "Custom DocPerm", "Role", "Has Role", "User Permission"), _PERMISSIONS),
+	**dict.fromkeys(("RQ Job", "RQ Worker", "Recorder"), _NO_TABLE),
 	**dict.fromkeys(
 		(
-			"Workflow",
-			"Server Script",
+			"DocType",
+			"DocField",
+			"Custom Field",
+			"Property Setter",
 			"Client Script",
-			"Scheduled Job Type",
+			"Workflow",
+			"Kanban Board",
 			"Print Format",
-			"Web Page",
-			"Web Form",
-			"Notification",
-			"Translation",
+			"Module Def",
+			"Module Profile",
+			"Permission Type",
+		),
+		_SCHEMA,
+	),
+	**dict.fromkeys(
+		(
+			"Page",
+			"Report",
+			"Dashboard Chart Source",
+			"Number Card",
+			"Module Onboarding",
+			"Print Style",
+			"Print Format Field Template",
+			"Desktop Icon",
+			"Package Release",
+			"Package Import",
+		),
+		_APP_FILES,
+	),
+	**dict.fromkeys(
+		(
+			"User",
+			"Role",
+			"Has Role",
+			"DocPerm",
+			"Custom DocPerm",
+			"User Permission",
+			"User Type",
+			"Role Profile",
+		),
+		_PERMISSIONS,
+	),
+	**dict.fromkeys(
+		(
 			"Assignment Rule",
+			"Document Naming Rule",
+			"Energy Point Rule",
+			"Milestone Tracker",
+			"Notification",
+			"Notification Settings",
+			"Webhook",
+			"Server Script",
+			"Scheduled Job Type",
+			"Translation",
+			"Language",
+			"Currency",
+			"Letter Head",
+			"Dashboard Chart",
+			"Form Tour",
+			"Workspace",
 			"Auto Repeat",
 		),
-		_CACHED,
+		_RULES,
 	),
+	**dict.fromkeys(
+		(
+			"Web Page",
+			"Web Form",
+			"Web Template",
+			"Website Slideshow",
+			"Website Theme",
+			"Website Route Meta",
+			"Blog Post",
+			"Blog Category",
+			"Blogger",
+			"Help Article",
+			"Help Category",
+			"Newsletter",
+		),
+		_WEBSITE,
+	),
+	**dict.fromkeys(("Communication", "Email Unsubscribe", "Note", "Tag Link"), _OTHER_ROWS),
+	**dict.fromkeys(("File", "Event", "Email Account", "Email Domain"), _OUTSIDE),
+}
+# Fields a DocType's controller mirrors into other records on save; the rest of the DocType is safe.
+UNSAFE_FIELDS = {
+	# ToDo.on_update -> update_in_reference(): the referenced document's _assign follows its open ToDos.
+	"ToDo": dict.fromkeys(
+		("status", "allocated_to", "reference_type", "reference_name"),
+		_lt("its controller rewrites the assignments (_assign) of the document it refers to"),
+	),
+	# Comment.on_update -> update_comment_in_doc(): the referenced document's _comments.
+	"Comment": dict.fromkeys(
+		("content", "comment_type", "reference_doctype", "reference_name", "comment_email"),
+		_lt("its controller copies the comment into the document it refers to"),
+	),
+	# Address.validate -> update_preferred_address(); Address Template / Dashboard.on_update.
+	"Address": dict.fromkeys(
+		("is_primary_address", "is_shipping_address"),
+		_lt("its controller unsets the flag on the party's other addresses"),
+	),
+	"Address Template": {"is_default": _lt("its controller unsets the other default")},
+	"Dashboard": {"is_default": _lt("its controller unsets the other default")},
+	# The Contact on_update hook pushes these to Google Contacts.
+	"Contact": dict.fromkeys(
+		("first_name", "middle_name", "last_name", "sync_with_google_contacts", "google_contacts"),
+		_lt("a hook syncs it to Google Contacts"),
+	),
+	"Discussion Reply": {"reply": _lt("its controller pushes the edited reply to open pages")},
 }
 # Field types whose value lives partly elsewhere: passwords in __Auth, attachments in File records.
 _UNSAFE_FIELDTYPES = ("Password", "Attach", "Attach Image", "Signature")
@@ -67,48 +170,171 @@ def check(meta, values: dict, user: str) -> dict:
 	"""Refuse what the fast path cannot do safely; return ``values`` cast to the fields' types.
 
 	Runs once, at enqueue, for the whole job (after ``fields.check_values``: known, writable fields
-	within the user's permlevels): every record gets the same values, so a Link that does not exist or
-	an option that is not offered is refused here rather than written a million times, and HTML is
-	sanitized here as a save would.
+	within the user's permlevels, Link values their User Permissions allow): every record gets the same
+	values, so a Link that does not exist or an option that is not offered is refused here rather than
+	written a million times, and HTML is sanitized here as a save would.
 	"""
 	reason = unsafe_doctypes().get(meta.name)
 	if reason:
 		_refuse(_("{0} cannot be changed without its controller: {1}.").format(_(meta.name), reason))
+	refused = field_refusals(meta, values)
+	if refused:
+		_refuse(next(iter(refused.values())))
+	return {
+		fieldname: _sanitize(meta.get_field(fieldname), _cast(meta.get_field(fieldname), value))
+		for fieldname, value in values.items()
+	}
+
+
+def field_refusals(meta, fieldnames) -> dict[str, str]:
+	"""``{fieldname: why the fast path refuses it}`` for those of ``fieldnames`` it cannot set on
+	``meta``'s DocType (the dialog offers the others)."""
 	workflow_field = _workflow_state_field(meta.name)
-	cast = {}
-	for fieldname, value in values.items():
+	unsafe_fields = unsafe_fields_of(meta.name)
+	tree_fields = {"lft", "rgt", "old_parent", "is_group", meta.get("nsm_parent_field") or ""}
+	refused = {}
+	for fieldname in fieldnames:
 		df = meta.get_field(fieldname)
+		if not df:
+			continue
 		label = frappe.bold(_(df.label or fieldname))
-		if df.fieldtype in _UNSAFE_FIELDTYPES:
-			_refuse(_("{0} ({1}) is stored by its controller; use Set Value.").format(label, _(df.fieldtype)))
-		if df.fetch_from:
-			_refuse(
-				_("{0} is fetched from {1} whenever a record is saved; change {1} instead.").format(
-					label, frappe.bold(df.fetch_from)
-				)
+		reason = None
+		if fieldname in unsafe_fields:
+			reason = _("{0} cannot be changed without its controller: {1}.").format(
+				label, unsafe_fields[fieldname]
 			)
-		dependants = [d.fieldname for d in meta.fields if (d.fetch_from or "").startswith(f"{fieldname}.")]
-		if dependants:
-			_refuse(
-				_("{0} is fetched into {1} on save, which the fast path skips; use Set Value.").format(
+		elif meta.get("is_tree") and fieldname in tree_fields:
+			reason = _("{0} is part of the tree's structure, which only its controller keeps right.").format(
+				label
+			)
+		elif df.fieldtype in _UNSAFE_FIELDTYPES:
+			reason = _("{0} ({1}) is stored by its controller.").format(label, _(df.fieldtype))
+		elif df.fetch_from:
+			reason = _("{0} is fetched from {1} whenever a record is saved; change {1} instead.").format(
+				label, frappe.bold(df.fetch_from)
+			)
+		elif df.read_only or df.fieldtype == "Read Only" or df.hidden or df.get("is_virtual"):
+			reason = _(
+				"{0} cannot be typed into on the form (read-only, hidden or computed): what sets it is the controller the fast path skips."
+			).format(label)
+		elif df.set_only_once:
+			reason = _("{0} can be set only when a record is created; a save refuses to change it.").format(
+				label
+			)
+		elif workflow_field and fieldname == workflow_field:
+			reason = _("{0} follows the workflow's transitions.").format(label)
+		else:
+			dependants = [
+				d.fieldname for d in meta.fields if (d.fetch_from or "").startswith(f"{fieldname}.")
+			]
+			if dependants:
+				reason = _("{0} is fetched into {1} on save, which the fast path skips.").format(
 					label, ", ".join(frappe.bold(d) for d in dependants)
 				)
-			)
-		if meta.get("is_tree") and fieldname == (meta.get("nsm_parent_field") or ""):
-			_refuse(_("Moving records in a tree needs their controller; use Set Value."))
-		if workflow_field and fieldname == workflow_field:
-			_refuse(_("{0} follows the workflow's transitions; use Set Value.").format(label))
-		cast[fieldname] = _sanitize(df, _cast(df, value, label))
-	return cast
+		if reason:
+			refused[fieldname] = reason + " " + _("Use Set Value.")
+	return refused
 
 
 def unsafe_doctypes() -> dict[str, str]:
-	"""``UNSAFE_DOCTYPES`` plus those apps declare in ``bulk_queue_fast_path_unsafe`` hooks."""
+	"""``UNSAFE_DOCTYPES`` plus those apps declare in ``bulk_queue_fast_path_unsafe`` hooks
+	(``{"My DocType": "why"}``; a dict of fields instead of a reason names only those fields)."""
 	found = dict(UNSAFE_DOCTYPES)
 	for doctype, reasons in (frappe.get_hooks("bulk_queue_fast_path_unsafe") or {}).items():
 		reason = reasons[-1] if isinstance(reasons, list) else reasons
+		if isinstance(reason, dict):
+			continue
 		found[doctype] = str(reason or _("an installed app requires its controller"))
 	return found
+
+
+def unsafe_fields_of(doctype: str) -> dict[str, str]:
+	"""Fields of ``doctype`` that its controller mirrors into other records: ``UNSAFE_FIELDS`` plus
+	``bulk_queue_fast_path_unsafe = {"My DocType": {"field": "why"}}`` hooks."""
+	found = dict(UNSAFE_FIELDS.get(doctype, {}))
+	hooked = (frappe.get_hooks("bulk_queue_fast_path_unsafe") or {}).get(doctype)
+	for reason in hooked if isinstance(hooked, list) else [hooked]:
+		if isinstance(reason, dict):
+			found.update({field: str(why) for field, why in reason.items()})
+	return found
+
+
+# Save-time methods the fast path does not run (Document.run_before_save_methods / run_post_save_methods
+# and the doc events of hooks, Server Scripts, Notifications and Webhooks named after them).
+SAVE_METHODS = ("before_validate", "validate", "before_save", "on_update", "on_change", "after_save")
+_SERVER_SCRIPT_EVENTS = ("Before Validate", "Before Save", "After Save")
+_NOTIFICATION_EVENTS = ("Save", "Value Change")
+
+
+def skipped(meta) -> list[dict]:
+	"""What a save of ``meta``'s DocType runs and the fast path does not, by name:
+	``[{"kind", "name", "source"}]`` - the controller's save-time methods (and the class defining
+	each), installed apps' ``doc_events`` for it (and for every DocType) with the app, enabled Server
+	Scripts, Notifications and Webhooks on save, and Version history."""
+	from frappe.model.base_document import get_controller
+	from frappe.model.document import Document
+
+	found = []
+	controller = get_controller(meta.name)
+	for method in SAVE_METHODS:
+		owner = next((k for k in controller.__mro__ if method in k.__dict__), None)
+		if owner is not None and owner is not Document and not issubclass(Document, owner):
+			found.append(
+				{
+					"kind": "controller",
+					"name": f"{owner.__name__}.{method}",
+					"source": owner.__module__.split(".", 1)[0],
+				}
+			)
+	for app in frappe.get_installed_apps():
+		events = frappe.get_hooks("doc_events", app_name=app) or {}
+		for key in (meta.name, "*"):
+			for method in SAVE_METHODS:
+				handlers = (events.get(key) or {}).get(method) or []
+				for handler in [handlers] if isinstance(handlers, str) else handlers:
+					found.append({"kind": "hook", "name": f"{method}: {handler}", "source": app})
+	for kind, doctype, filters in (
+		(
+			"server_script",
+			"Server Script",
+			{
+				"script_type": "DocType Event",
+				"reference_doctype": meta.name,
+				"disabled": 0,
+				"doctype_event": ("in", _SERVER_SCRIPT_EVENTS),
+			},
+		),
+		(
+			"notification",
+			"Notification",
+			{"document_type": meta.name, "enabled": 1, "event": ("in", _NOTIFICATION_EVENTS)},
+		),
+		(
+			"webhook",
+			"Webhook",
+			{"webhook_doctype": meta.name, "enabled": 1, "webhook_docevent": ("in", SAVE_METHODS)},
+		),
+	):
+		for name in frappe.get_all(doctype, filters=filters, pluck="name", order_by="name"):
+			found.append({"kind": kind, "name": name, "source": doctype})
+	if meta.track_changes:
+		found.append({"kind": "version", "name": _("Version history (Track Changes)"), "source": "frappe"})
+	return found
+
+
+_KINDS = {
+	"controller": _lt("Controller"),
+	"hook": _lt("Hook"),
+	"server_script": _lt("Server Script"),
+	"notification": _lt("Notification"),
+	"webhook": _lt("Webhook"),
+	"version": _lt("History"),
+}
+
+
+def describe_skipped(skips: list[dict]) -> str:
+	"""``skipped`` as lines of text (the job form keeps them)."""
+	return "\n".join(f"{_KINDS.get(s['kind'], s['kind'])}: {s['name']} ({s['source']})" for s in skips)
 
 
 def apply_batch(doctype: str, names: list[str], values: dict, user: str) -> dict[str, tuple[str, str]]:
@@ -118,7 +344,7 @@ def apply_batch(doctype: str, names: list[str], values: dict, user: str) -> dict
 	the caller's transaction (the worker commits it with the chunk's watermark).
 	"""
 	meta = frappe.get_meta(doctype)
-	check = _WriteCheck(meta, user)
+	check = _WriteCheck(meta, user, values)
 	if check.row_independent and _write_all(doctype, names, values, user):
 		return {}
 	# Locked, so a record submitted by someone else meanwhile waits for this batch, or is seen submitted.
@@ -141,11 +367,8 @@ def apply_batch(doctype: str, names: list[str], values: dict, user: str) -> dict
 					_(doctype), name
 				),
 			)
-		elif not check.allows(row):
-			failures[name] = (
-				"PermissionError",
-				_("User {0} does not have permission to write {1} {2}").format(user, _(doctype), name),
-			)
+		elif (refusal := check.refusal(row)) is not None:
+			failures[name] = ("PermissionError", refusal)
 		else:
 			allowed.append(row.name)
 	if allowed:
@@ -175,40 +398,62 @@ def _write_all(doctype: str, names: list[str], values: dict, user: str) -> bool:
 
 
 class _WriteCheck:
-	"""Whether ``user`` may write a record, as ``frappe.has_permission(doctype, "write", doc)`` decides
-	(role and "if owner" permissions, ``has_permission`` hooks, User Permissions, then sharing), but
-	evaluated per batch where it can be: role permissions depend only on whether the user owns the
-	record, so they are computed twice per batch; hooks run per record on the record's row; a user
-	with User Permissions gets Frappe's full check per record."""
+	"""Whether ``user`` may write a record, as Frappe's save decides: ``has_permission(doctype,
+	"write", doc)`` on the record as it is and again on the record with ``values`` applied (a save
+	checks after ``doc.update``: User Permissions on the new Link values, ``has_permission`` hooks
+	looking at the changed fields).
 
-	def __init__(self, meta, user: str) -> None:
+	Evaluated per batch where it can be: without hooks and User Permissions, role permissions depend only
+	on whether the user owns the record (not on the values), so they are computed twice per batch;
+	otherwise each record gets Frappe's full check, before and after."""
+
+	def __init__(self, meta, user: str, values: dict) -> None:
 		self.meta = meta
 		self.user = user
+		self.values = values
 		self.admin = user == "Administrator"
-		self.hooks = _has_permission_hooks(meta.name)
-		self.user_permissions = not self.admin and _has_user_permissions(user)
+		self.per_record = not self.admin and (_has_permission_hooks(meta.name) or _has_user_permissions(user))
 		self.by_role = {owner: self._role_allows(owner) for owner in (True, False)}
 		# Allowed whatever the record holds: no hook, no User Permission, the role allows owners and
 		# others alike (sharing can only add to that).
-		self.row_independent = self.admin or (
-			not self.hooks and not self.user_permissions and all(self.by_role.values())
-		)
-		full_rows = not self.admin and (self.hooks or self.user_permissions)
-		self.columns = "*" if full_rows else "name, owner, docstatus"
+		self.row_independent = self.admin or (not self.per_record and all(self.by_role.values()))
+		self.columns = "*" if self.per_record else "name, owner, docstatus"
 
-	def allows(self, row: frappe._dict) -> bool:
+	def refusal(self, row: frappe._dict) -> str | None:
+		"""Why ``user`` may not write the record ``row`` (as it is, or with the values), or None."""
 		if self.admin:
-			return True
-		if self.user_permissions:
-			allowed = self._frappe_check(row)
-		else:
-			allowed = self.by_role[(row.owner or "").lower() == self.user.lower()]
-			if allowed and self.hooks:
-				# Frappe's own evaluation of the hooks (their order and meaning differ across versions).
-				allowed = frappe.permissions.has_controller_permissions(
-					self._doc(row), "write", user=self.user
-				)
-		return allowed or self._shared(row)
+			return None
+		if not self.per_record:
+			if self.by_role[(row.owner or "").lower() == self.user.lower()] or self._shared(row):
+				return None
+			return self._message(row.name)
+		doc = self._doc(row)
+		if not self._frappe_allows(doc):
+			return self._message(row.name)
+		doc.update(self.values)
+		if not self._frappe_allows(doc):
+			return self._message(row.name, self._reasons) or _(
+				"User {0} may not write {1} {2} with these values."
+			).format(self.user, _(self.meta.name), row.name)
+		return None
+
+	def _frappe_allows(self, doc) -> bool:
+		# Frappe's own evaluation (role, if owner, User Permissions, hooks, then sharing), collecting
+		# the reasons it gives when it refuses.
+		frappe.flags.has_permission_check_logs = []
+		try:
+			return frappe.permissions.has_permission(
+				self.meta.name, "write", doc=doc, user=self.user, raise_exception=False
+			)
+		finally:
+			self._reasons = frappe.flags.pop("has_permission_check_logs", None) or []
+
+	def _message(self, name: str, reasons: list[str] | None = None) -> str:
+		if reasons:
+			return frappe.utils.strip_html_tags("; ".join(dict.fromkeys(reasons)))
+		return _("User {0} does not have permission to write {1} {2}").format(
+			self.user, _(self.meta.name), name
+		)
 
 	def _role_allows(self, is_owner: bool) -> bool:
 		# As frappe.permissions.get_doc_permissions: "if owner" rules override the role's own.
@@ -217,10 +462,6 @@ class _WriteCheck:
 		if perms.get("has_if_owner_enabled"):
 			allowed = perms.get("if_owner", {}).get("write", allowed)
 		return bool(allowed)
-
-	def _frappe_check(self, row: frappe._dict) -> bool:
-		doc = self._doc(row)
-		return bool(frappe.permissions.get_doc_permissions(doc, user=self.user, ptype="write").get("write"))
 
 	def _doc(self, row: frappe._dict):
 		"""The record as a Document: built from its row, or loaded with its child tables when the
@@ -238,13 +479,16 @@ class _WriteCheck:
 
 
 def apply_one(doc, values: dict) -> None:
-	"""The same for one loaded document (its permission already checked by the worker)."""
+	"""The same for one loaded document (its permission as it is already checked by the worker; as it
+	will be, checked here, as a save would)."""
 	if frappe.db.get_value(doc.doctype, doc.name, "docstatus", for_update=True) != 0:
 		frappe.throw(
 			_("{0} {1} is submitted or cancelled; the fast path changes only drafts.").format(
 				_(doc.doctype), doc.name
 			)
 		)
+	doc.update(values)
+	doc.check_permission("write")
 	write(doc.doctype, [doc.name], values, frappe.session.user)
 
 
@@ -315,8 +559,9 @@ def _workflow_state_field(doctype: str) -> str | None:
 	return frappe.get_cached_value("Workflow", workflow, "workflow_state_field") if workflow else None
 
 
-def _cast(df, value, label: str):
+def _cast(df, value):
 	"""``value`` as the field stores it; a clear error when it cannot be."""
+	label = frappe.bold(_(df.label or df.fieldname))
 	if value in (None, ""):
 		if df.reqd:
 			_refuse(_("{0} is mandatory.").format(label))

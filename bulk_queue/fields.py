@@ -50,6 +50,48 @@ def check_values(meta, values: dict, user: str) -> None:
 				_("You do not have permission to change field {0}.").format(frappe.bold(fieldname)),
 				frappe.PermissionError,
 			)
+	check_link_values(meta, values, user)
+
+
+def check_link_values(meta, values: dict, user: str) -> None:
+	"""Refuse (403) a Link value the user's User Permissions do not allow on ``meta``'s DocType.
+
+	A save checks the record with its new values (``check_permission`` runs after ``doc.update``),
+	so it would refuse every record: say so once, naming the field and the value, before a job exists.
+	Not for a user whose role has "if owner" write permission: Frappe then lets them keep writing
+	their own records, so each record is decided in the worker.
+	"""
+	from frappe.core.doctype.user_permission.user_permission import get_user_permissions
+	from frappe.permissions import get_allowed_docs_for_doctype, get_role_permissions
+
+	if user == "Administrator":
+		return
+	user_permissions = get_user_permissions(user)
+	if not user_permissions:
+		return
+	if get_role_permissions(meta, user=user, is_owner=True).get("if_owner", {}).get("write"):
+		return
+	strict = frappe.get_system_settings("apply_strict_user_permissions")
+	for fieldname, value in values.items():
+		df = meta.get_field(fieldname)
+		if df.fieldtype != "Link" or df.ignore_user_permissions or df.options not in user_permissions:
+			continue
+		if not value and not strict:
+			continue
+		allowed = get_allowed_docs_for_doctype(user_permissions[df.options], meta.name)
+		if allowed and value not in allowed:
+			frappe.throw(
+				_(
+					"You may not set {0} to {1} {2}: your User Permissions on {1} do not include it, so saving {3} records with it is not permitted."
+				).format(
+					frappe.bold(_(df.label or fieldname)),
+					_(df.options),
+					frappe.bold(value or _("empty")),
+					_(meta.name),
+				),
+				frappe.PermissionError,
+				title=_("Not Permitted"),
+			)
 
 
 def settable_fields(meta, user: str) -> list[dict]:

@@ -8,9 +8,15 @@ permissions - and the records one after another in one transaction, as a real ru
 fails where the real run would (a failed record is rolled back to its savepoint, a successful one stays
 for the next to see). Nothing escapes: everything is rolled back at the end, commit callbacks
 never run, realtime messages are not sent, emails are muted, background jobs enqueued through
-``frappe.enqueue`` are dropped, and an action that commits or rolls back by itself is stopped and
-reported. What it cannot hold back: calls to other systems the action (or a Notification's Slack or SMS
-channel) makes itself.
+``frappe.enqueue`` are dropped, files are not removed from disk (``File.delete_file_data_content``
+does nothing; files written are removed again by the rollback, as Frappe's File does), and an action
+that commits or rolls back by itself is stopped and reported. Actions whose effects a rollback cannot
+undo do not run at all: they describe instead what they would do (``Action.preview``; Delete lists the
+record, its child rows and attachments, and what blocks it). What it cannot hold back: calls to other
+systems the action (or a Notification's Slack or SMS channel) makes itself.
+
+The answer shows only what the requester may read: fields above their permlevels are left out, old and
+new values alike, and Password values are never shown.
 """
 
 from __future__ import annotations
@@ -23,6 +29,7 @@ import frappe
 from frappe import _
 from frappe.model import default_fields, table_fields
 
+from bulk_queue import secrets
 from bulk_queue.transaction import callback_marks, drop_callbacks_after
 
 # Fields every save changes: not what the user wants to review.
@@ -36,11 +43,13 @@ class DryRunCommitError(frappe.ValidationError):
 
 def run(doctype: str, act, names: list[str], values: dict) -> dict:
 	"""Dry-run ``act`` on ``names`` as the current user; see ``api.bulk.preview_bulk``."""
+	meta = frappe.get_meta(doctype)
+	view = _View(meta, frappe.session.user, secrets.secret_values(meta, values))
 	records = []
 	with dry_run():
 		for i, name in enumerate(names):
 			try:
-				records.append(_one(doctype, act, name, values, f"bq_preview_{i}"))
+				records.append(_one(doctype, act, name, values, f"bq_preview_{i}", view))
 			except _TransactionLost:
 				frappe.throw(
 					_(
@@ -55,7 +64,7 @@ def run(doctype: str, act, names: list[str], values: dict) -> dict:
 	}
 
 
-def _one(doctype: str, act, name: str, values: dict, savepoint: str) -> dict:
+def _one(doctype: str, act, name: str, values: dict, savepoint: str, view: _View) -> dict:
 	"""Try one record. A success stays in the transaction, as in a real run (a later record then sees
 	it: a unique value taken, a counter moved); a failure is rolled back to its savepoint."""
 	marks = callback_marks()
@@ -65,21 +74,24 @@ def _one(doctype: str, act, name: str, values: dict, savepoint: str) -> dict:
 		before = _snapshot(frappe.get_doc(doctype, name))
 		doc = frappe.get_doc(doctype, name)
 		doc.check_permission(act.ptype)
-		if act.apply_batch:
+		if act.preview:
+			# Not run: it would do what no rollback undoes. It says what it would do instead.
+			record["changes"] = act.preview(doc, values)
+		elif act.apply_batch:
 			failed = act.apply_batch(doctype, [name], values, frappe.session.user)
 			if name in failed:
 				record["exception_type"], record["error"] = failed[name]
 		else:
 			act.apply(doc, values)
-		if not record["error"]:
+		if not record["error"] and not act.preview:
 			after = _snapshot(frappe.get_doc(doctype, name)) if frappe.db.exists(doctype, name) else None
-			record["changes"] = _changes(frappe.get_meta(doctype), before, after)
+			record["changes"] = view.changes(before, after, values)
 	except DryRunCommitError:
 		raise
 	except Exception as e:
 		record["exception_type"] = type(e).__name__
-		record["error"] = frappe.utils.strip_html_tags(
-			str(frappe.flags.get("error_message") or e) or type(e).__name__
+		record["error"] = view.scrub(
+			frappe.utils.strip_html_tags(str(frappe.flags.get("error_message") or e) or type(e).__name__)
 		)[:1000]
 		frappe.flags.error_message = None
 	finally:
@@ -103,28 +115,114 @@ def _snapshot(doc) -> dict:
 	return {k: v for k, v in data.items() if k not in _NOISE and not k.startswith("__")}
 
 
-def _changes(meta, before: dict, after: dict | None) -> list[dict]:
-	if after is None:
-		return [{"field": "name", "label": _("Record"), "old": before.get("name"), "new": _("(deleted)")}]
-	changes = []
-	for field in sorted(set(before) | set(after)):
-		old, new = before.get(field), after.get(field)
-		df = meta.get_field(field)
-		if df and df.fieldtype in table_fields:
-			old, new = _rows(old), _rows(new)
-		if old == new or (old in (None, "") and new in (None, "")):
-			continue
-		label = _(df.label) if df and df.label else ("Status" if field == "docstatus" else field)
-		changes.append({"field": field, "label": label, "old": _show(old), "new": _show(new)})
+def preview_delete(doc, values: dict) -> list[dict]:
+	"""What Delete would do to ``doc``, without running it (``delete_doc`` removes attached files from
+	disk at once, which no rollback brings back): Frappe's own checks first - permission, not submitted,
+	not linked from other records (raising as Delete would) - then what would be deleted: the record,
+	its child rows, its attachments with their files. The controller's ``on_trash`` is not run."""
+	from frappe.model.delete_doc import (
+		check_if_doc_is_dynamically_linked,
+		check_if_doc_is_linked,
+		check_permission_and_not_submitted,
+	)
+
+	check_permission_and_not_submitted(doc)
+	try:
+		check_if_doc_is_linked(doc)
+		check_if_doc_is_dynamically_linked(doc)
+	except frappe.LinkExistsError:
+		if doc.meta.has_field("enabled") or doc.meta.has_field("disabled"):
+			frappe.throw(
+				_("You can disable this {0} instead of deleting it.").format(_(doc.doctype)),
+				frappe.LinkExistsError,
+			)
+		raise
+	deleted = _("(deleted)")
+	changes = [{"field": "name", "label": _("Record"), "old": doc.name, "new": deleted}]
+	for df in doc.meta.get_table_fields():
+		if doc.get(df.fieldname):
+			changes.append(
+				{
+					"field": df.fieldname,
+					"label": _(df.label),
+					"old": _show(doc.get(df.fieldname)),
+					"new": deleted,
+				}
+			)
+	files = frappe.get_all(
+		"File",
+		filters={"attached_to_doctype": doc.doctype, "attached_to_name": doc.name, "is_folder": 0},
+		fields=["file_name", "is_private"],
+		order_by="creation",
+	)
+	if files:
+		changes.append(
+			{
+				"field": "_attachments",
+				"label": _("Attachments"),
+				"old": ", ".join(
+					f"{f.file_name} ({_('private') if f.is_private else _('public')})" for f in files
+				),
+				"new": _("(deleted, with their files)"),
+			}
+		)
 	return changes
 
 
-def _rows(rows) -> Any:
-	# A table's rows, minus what every save rewrites: a count is shown, changed rows are compared.
-	return [
-		{k: v for k, v in row.items() if k not in _NOISE and k not in ("parent", "parentfield", "parenttype")}
-		for row in rows or []
-	]
+class _View:
+	"""What the requester may see of a record's changes: only fields of permlevels they may read, and
+	no Password value (nor the clear values of the request's Password fields in an error)."""
+
+	def __init__(self, meta, user: str, secret_values: list[str]) -> None:
+		self.meta = meta
+		self.readable = set(meta.get_permlevel_access("read", user=user)) | {0}
+		self.secret_values = secret_values
+
+	def changes(self, before: dict, after: dict | None, values: dict) -> list[dict]:
+		if after is None:
+			return [{"field": "name", "label": _("Record"), "old": before.get("name"), "new": _("(deleted)")}]
+		changes = []
+		for field in sorted(set(before) | set(after)):
+			old, new = before.get(field), after.get(field)
+			df = self.meta.get_field(field)
+			if df and (df.permlevel or 0) not in self.readable:
+				continue
+			if df and df.fieldtype == "Password":
+				# Frappe keeps asterisks in the row: a change shows only as the field being set.
+				if field in values:
+					changes.append(
+						{"field": field, "label": _(df.label), "old": _masked(old), "new": secrets.MASK}
+					)
+				continue
+			if df and df.fieldtype in table_fields:
+				hidden = self._hidden_in(df.options)
+				old, new = _rows(old, hidden), _rows(new, hidden)
+			if old == new or (old in (None, "") and new in (None, "")):
+				continue
+			label = _(df.label) if df and df.label else ("Status" if field == "docstatus" else field)
+			changes.append({"field": field, "label": label, "old": _show(old), "new": _show(new)})
+		return changes
+
+	def _hidden_in(self, child_doctype: str) -> set[str]:
+		return {
+			df.fieldname
+			for df in frappe.get_meta(child_doctype).fields
+			if (df.permlevel or 0) not in self.readable or df.fieldtype == "Password"
+		}
+
+	def scrub(self, text: str) -> str:
+		return secrets.scrub(text, self.secret_values)
+
+
+def _masked(value) -> str | None:
+	return secrets.MASK if value not in (None, "") else None
+
+
+def _rows(rows, hidden: set[str]) -> Any:
+	# A table's rows, minus what every save rewrites and what the requester may not read: a count is
+	# shown, changed rows are compared.
+	skip = {*_NOISE, *hidden, "parent", "parentfield", "parenttype"}
+	return [{k: v for k, v in row.items() if k not in skip} for row in rows or []]
 
 
 def _show(value: Any) -> Any:
@@ -176,19 +274,26 @@ def dry_run():
 
 
 def _install_guards() -> None:
-	"""Wrap, once per process, what sends at once rather than after the commit: queueing background
-	jobs (``frappe.enqueue`` looks ``enqueue`` up in its module on every call) and realtime messages
-	published without ``after_commit``. During a dry run in this thread both do nothing; everywhere
-	else they behave as before."""
+	"""Wrap, once per process, what acts at once rather than after the commit: queueing background
+	jobs (``frappe.enqueue`` looks ``enqueue`` up in its module on every call), realtime messages
+	published without ``after_commit``, and removing a File's content from disk (or from the storage an
+	app's ``delete_file_data_content`` hook keeps it in) - a rollback brings the File row back, not
+	the file. During a dry run in this thread they do nothing; everywhere else they behave as before."""
 	from frappe import realtime
+	from frappe.core.doctype.file.file import File
+	from frappe.model.base_document import get_controller
 	from frappe.utils import background_jobs
 
 	_guard(background_jobs, "enqueue")
 	_guard(realtime, "emit_via_redis")
+	_guard(File, "delete_file_data_content")
+	controller = get_controller("File")
+	if "delete_file_data_content" in vars(controller):
+		_guard(controller, "delete_file_data_content")
 
 
 def _guard(module, name: str) -> None:
-	original = getattr(module, name)
+	original = vars(module).get(name) if isinstance(module, type) else getattr(module, name)
 	if getattr(original, "_bulk_queue_guard", False):
 		return
 

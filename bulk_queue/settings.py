@@ -114,6 +114,11 @@ def allowed_roles() -> list[str]:
 	return [row.role for row in _stored().get("allowed_roles") or [] if row.role]
 
 
+def fast_path_roles() -> list[str]:
+	"""Roles that may use the fast path besides System Manager (empty: System Managers only)."""
+	return [row.role for row in _stored().get("fast_path_roles") or [] if row.role]
+
+
 def allowed_doctypes() -> list[str]:
 	"""DocTypes bulk jobs may run on (empty: every DocType)."""
 	return [row.document_type for row in _stored().get("allowed_doctypes") or [] if row.document_type]

@@ -11,7 +11,7 @@ from typing import Any
 import frappe
 from frappe import _
 
-from bulk_queue import access, dispatch, fields, progress, settings
+from bulk_queue import access, dispatch, fast_path, fields, progress, secrets, settings
 from bulk_queue import filters as selection_filters
 from bulk_queue.actions import Action, available_actions, get_action, get_actions
 from bulk_queue.tasks import planning
@@ -58,8 +58,9 @@ def enqueue_bulk(
 
 	Returns:
 		``{"bulk_job": name, "enqueued": chunk jobs, "total": records, "queued_now": on RQ now,
-		"existing": True when the same request was already queued or running, "title": what the job
-		is in words, "progress": its current progress message}``.
+		"existing": True when the same request was already queued or running, "skips": for the fast
+		path, what a save runs on this DocType and it does not (``fast_path.skipped``), "title": what
+		the job is in words, "progress": its current progress message}``.
 
 	Nothing is recorded or enqueued when any argument is invalid or not permitted. Bulk Queue Settings
 	may limit who starts jobs (roles), on which DocTypes, with which actions, how many active jobs a
@@ -79,15 +80,19 @@ def enqueue_bulk(
 			frappe.throw(_("Give either ids or filters, not both."), title=_("Invalid Selection"))
 		parsed_filters = selection_filters.parse_filters(filters, doctype)
 		matching, names = _select_by_filters(doctype, parsed_filters)
-		fingerprint = dispatch.selection_hash(
-			doctype, act.name, {"filters": parsed_filters}, _with_control(values, rate_limit, start_at)
-		)
+		selection = {"filters": parsed_filters}
 	else:
 		names = _parse_ids(ids)
 		_check_any_exists(doctype, names)
-		fingerprint = dispatch.selection_hash(
-			doctype, act.name, names, _with_control(values, rate_limit, start_at)
-		)
+		selection = names
+	meta = frappe.get_meta(doctype)
+	fingerprint = dispatch.selection_hash(
+		doctype,
+		act.name,
+		selection,
+		_with_control(secrets.fingerprint_values(meta, values), rate_limit, start_at),
+	)
+	skips = fast_path.skipped(meta) if act.power else []
 	_check_queue_reachable(queue)
 
 	access.check_rate(user)  # before waiting for the lock: a flood of starts is refused at once
@@ -107,6 +112,7 @@ def enqueue_bulk(
 				"total": job.total,
 				"queued_now": 0,
 				"existing": True,
+				"skips": skips,
 				**_progress_of(job.name),
 			}
 		_check_start_limits(user)
@@ -127,6 +133,7 @@ def enqueue_bulk(
 			email_on_finish=frappe.utils.cint(email_on_finish) == 1,
 			rate_limit=rate_limit,
 			start_at=start_at,
+			skipped=fast_path.describe_skipped(skips),
 		)
 		job = dispatch.lock_job(name)
 		claimed = dispatch.claim_window(job)
@@ -144,6 +151,7 @@ def enqueue_bulk(
 			"total": len(names) or matching,
 			"queued_now": 0,
 			"existing": False,
+			"skips": skips,
 			**_progress_of(name),
 		}
 	if job.status == "Planning":
@@ -155,6 +163,7 @@ def enqueue_bulk(
 			"total": matching,
 			"queued_now": 0,
 			"existing": False,
+			"skips": skips,
 			**_progress_of(name),
 		}
 	queued_now = dispatch.enqueue_chunks(job, claimed, first_at_front=dispatch.others_waiting(job))
@@ -172,6 +181,7 @@ def enqueue_bulk(
 		"total": len(names),
 		"queued_now": queued_now,
 		"existing": False,
+		"skips": skips,
 		**_progress_of(name),
 	}
 
@@ -233,7 +243,7 @@ def _validate_request(doctype: Any, action: Any, values: Any, user: str):
 			title=_("Invalid Action"),
 		)
 	act = get_action(action)
-	access.check_can_start(doctype, act.name, user)
+	access.check_can_start(doctype, act.name, user, power=act.power)
 	meta = frappe.get_meta(doctype)
 	_check_action(meta, act, user)
 	return doctype, act, _validate_values(meta, act, _parse_values(values), user)
@@ -584,7 +594,7 @@ def retry_failed(bulk_job: str | None = None) -> dict:
 	"""Re-enqueue only the failed records of a finished bulk job (its requester or a System Manager)."""
 	job = _check_job_access(bulk_job)
 	user = frappe.session.user
-	access.check_can_start(job.reference_doctype, job.action, user)
+	access.check_can_start(job.reference_doctype, job.action, user, power=get_action(job.action).power)
 	if not frappe.has_permission(job.reference_doctype, get_action(job.action).ptype):
 		frappe.throw(_("You do not have permission to run this action again."), frappe.PermissionError)
 	# Running a job again counts like starting one.
@@ -631,7 +641,9 @@ def _check_job_access(bulk_job: str | None):
 def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 	"""What the Bulk Process dialog offers the calling user on ``doctype``.
 
-	Returns ``{"actions": [{"name", "label", "needs_values", "ptype", "chunk_size"}], "fields": [settable fields],
+	Returns ``{"actions": [{"name", "label", "needs_values", "ptype", "chunk_size"}, and for the fast
+	path "skips" (what it does not run on this DocType) and "refused_fields" ({fieldname: why})],
+	"fields": [settable fields],
 	"chunk_size", "max_chunk_size", "queue", "queues", "max_records"}``; with ``filters`` also
 	``"matching"``: how many records the user can read that match them.
 	"""
@@ -639,19 +651,11 @@ def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 	meta = frappe.get_meta(doctype)
 	user = frappe.session.user
 	actions = available_actions(meta, user)
+	settable = fields.settable_fields(meta, user) if any(a.needs_values for a in actions) else []
 	options = {
 		"doctype": doctype,
-		"actions": [
-			{
-				"name": a.name,
-				"label": _(a.label),
-				"needs_values": a.needs_values,
-				"ptype": a.ptype,
-				"chunk_size": default_chunk_size(a),
-			}
-			for a in actions
-		],
-		"fields": fields.settable_fields(meta, user) if any(a.needs_values for a in actions) else [],
+		"actions": [_action_option(meta, a, settable) for a in actions],
+		"fields": settable,
 		"chunk_size": default_chunk_size(),
 		"max_chunk_size": settings.get("bulk_queue_max_chunk_size"),
 		"queue": settings.get("bulk_queue_default_queue"),
@@ -663,6 +667,20 @@ def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 		parsed = selection_filters.parse_filters(filters, doctype)
 		options["matching"] = selection_filters.count_matching(doctype, parsed)
 	return options
+
+
+def _action_option(meta, act: Action, settable: list[dict]) -> dict:
+	option = {
+		"name": act.name,
+		"label": _(act.label),
+		"needs_values": act.needs_values,
+		"ptype": act.ptype,
+		"chunk_size": default_chunk_size(act),
+	}
+	if act.power:
+		option["skips"] = fast_path.skipped(meta)
+		option["refused_fields"] = fast_path.field_refusals(meta, [f["fieldname"] for f in settable])
+	return option
 
 
 @frappe.whitelist()

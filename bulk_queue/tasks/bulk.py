@@ -26,7 +26,7 @@ import frappe
 from frappe.utils import now_datetime
 from rq.timeouts import JobTimeoutException
 
-from bulk_queue import access, completion, dispatch, progress, settings, throttle
+from bulk_queue import access, completion, dispatch, progress, secrets, settings, throttle
 from bulk_queue.actions import get_action
 from bulk_queue.tasks import recovery
 from bulk_queue.transaction import callback_marks, drop_callbacks_after
@@ -100,6 +100,10 @@ class ChunkRunner:
 		self.forced_failures: dict[int, tuple[str, str, str, int]] = {}
 		self.unflushed_retries = 0
 		self.tx_event: str | None = None
+		# The index of the record whose action is running (for _before_commit), and of the record an
+		# action's own commit already counted as succeeded.
+		self.applying: int | None = None
+		self.counted: int | None = None
 		self.started = time.monotonic()
 		self.rq_job_id = _current_rq_job_id()
 		self.next_chunk: frappe._dict | None = None
@@ -243,7 +247,9 @@ class ChunkRunner:
 	def _start(self, job: frappe._dict) -> None:
 		"""Take on ``job`` for this run: its values, action, deadline and user."""
 		self.job = job
-		self.values = json.loads(job["values"]) if job["values"] else {}
+		self.values = secrets.unseal(json.loads(job["values"]) if job["values"] else {}, job.sealed_values)
+		# Password values never reach a failure's error or traceback in clear.
+		self.secrets = secrets.secret_values(frappe.get_meta(job.reference_doctype), self.values)
 		self.action = get_action(job.action)
 		self.timeout = job.timeout or dispatch.chunk_timeout(job.queue)
 		self.deadline = time.monotonic() + self.timeout - max(2.0, min(60.0, self.timeout * 0.2))
@@ -260,6 +266,7 @@ class ChunkRunner:
 		self.idx = row.done_upto
 		self.transient_failures = {}
 		self.forced_failures = {}
+		self.counted = None
 		# Batch actions: records before this index go one at a time (their batch failed), and how
 		# often the batch starting at an index lost its transaction.
 		self.one_by_one_until = -1
@@ -442,13 +449,48 @@ class ChunkRunner:
 		# of the job, and roles and permissions are read afresh (a lost role fails the next records).
 		# At most every second: after a lost chunk every record is its own transaction.
 		if time.monotonic() - self.acted_as_at >= 1.0:
-			self.refused = access.act_as(self.job.user, self.job.reference_doctype, self.job.action)
+			self.refused = access.act_as(
+				self.job.user, self.job.reference_doctype, self.job.action, power=self.action.power
+			)
 			self.acted_as_at = time.monotonic()
 		self.batch = _Batch(start=self.idx)
 		self.batch_started = time.monotonic()
 		self.tx_event = None
+		frappe.db.before_commit.add(self._before_commit)
 		frappe.db.after_commit.add(self._on_commit)
 		frappe.db.after_rollback.add(self._on_rollback)
+
+	def _before_commit(self) -> None:
+		"""Runs in every commit of this transaction; does something only in a commit the action makes
+		by itself. That commit then carries the chunk's watermark past the record being applied (and
+		the counters of the batch before it, and of this record as succeeded), fenced like any of our
+		commits: a crash right after it never applies the record again. A run that no longer owns the
+		chunk, or whose job was cancelled, rolls back instead and the action's commit does not happen.
+		"""
+		if self.applying is None:
+			return
+		job = dispatch.lock_job(self.job.name)
+		row = self._lock_chunk(names=False)
+		if not job or not self._owns(row):
+			frappe.db.rollback()
+			raise _Stop
+		if job.status not in dispatch.ACTIVE and job.status not in dispatch.WAITING:
+			self._stop_cancelled()
+		succeeded, failed = self.batch.succeeded + 1, self.batch.failed
+		retries, self.unflushed_retries = self.unflushed_retries, 0
+		now = now_datetime()
+		frappe.db.sql(
+			f"""update `tab{CHUNK}` set done_upto=%s, succeeded=succeeded+%s, failed=failed+%s,
+				heartbeat=%s, modified=%s where name=%s""",
+			(self.applying + 1, succeeded, failed, now, now, self.chunk),
+		)
+		frappe.db.sql(
+			f"""update `tab{JOB}` set processed=processed+%s, succeeded=succeeded+%s,
+				failed=failed+%s, retries=retries+%s where name=%s""",
+			(succeeded + failed, succeeded, failed, retries, self.job.name),
+		)
+		self.batch = _Batch(start=self.applying + 1)
+		self.counted = self.applying
 
 	def _on_commit(self) -> None:
 		self.tx_event = "commit"
@@ -470,8 +512,9 @@ class ChunkRunner:
 			except Exception as e:
 				raise _TransactionLost from e
 			try:
+				self.applying = self.idx
 				self._run_action(name)
-			except JobTimeoutException:
+			except (JobTimeoutException, _Stop):
 				raise
 			except Exception as e:
 				transient = is_transient(e)
@@ -482,8 +525,11 @@ class ChunkRunner:
 					self.transient_failures[self.idx] = attempts
 				if self.tx_event == "commit":
 					# The action committed before it failed: what came before is durable and this
-					# record cannot be undone. Record it as failed; _process moves the watermark past it.
+					# record cannot be undone. Record it as failed (its commit counted it as succeeded);
+					# _process commits that right after.
 					self._record_failure(name, *error, attempts)
+					if self.counted == self.idx:
+						self.batch.succeeded -= 1
 					return
 				if not self._rollback_to(savepoint, marks):
 					if not retry:
@@ -512,9 +558,11 @@ class ChunkRunner:
 						frappe.db.release_savepoint(savepoint)
 					except Exception as e:
 						raise _TransactionLost from e
-				self.batch.succeeded += 1
+				if self.counted != self.idx:
+					self.batch.succeeded += 1
 				return
 			finally:
+				self.applying = None
 				frappe.local.message_log = []
 
 	def _apply_batch(self) -> None:
@@ -593,8 +641,8 @@ class ChunkRunner:
 				"reference_doctype": self.job.reference_doctype,
 				"reference_name": name,
 				"exception_type": exc_type,
-				"error": message[:1000],
-				"traceback": tb,
+				"error": secrets.scrub(message, self.secrets)[:1000],
+				"traceback": secrets.scrub(tb, self.secrets),
 				"attempts": attempts,
 			}
 		)

@@ -28,6 +28,7 @@ from frappe import _
 from frappe.utils import cstr, now_datetime
 
 from bulk_queue import access, completion, dispatch, progress, settings
+from bulk_queue.actions import get_action
 from bulk_queue.filters import read_page
 from bulk_queue.tasks.bulk import run_after_planning
 from bulk_queue.utils.selection import chunked
@@ -131,7 +132,7 @@ class Planner:
 		"""Read one page and commit its chunks; False when planning is over (or not ours any more)."""
 		page_started = time.monotonic()
 		# Select as the requester as they are now (roles read afresh); never for a disabled account.
-		refused = access.act_as(self.user, self.doctype, self.action)
+		refused = access.act_as(self.user, self.doctype, self.action, power=get_action(self.action).power)
 		if refused:
 			raise frappe.PermissionError(refused)
 		page_size = self.page_size
@@ -197,7 +198,6 @@ def planner_timeout(job: frappe._dict) -> int:
 
 
 def _final_title(job: frappe._dict, total: int) -> str:
-	from bulk_queue.actions import get_action
 	from bulk_queue.api.bulk import job_title
 
 	return job_title(get_action(job.action), total, job.reference_doctype)

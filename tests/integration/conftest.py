@@ -241,13 +241,14 @@ def bq_settings(site):
 	import frappe
 
 	before = frappe.get_single("Bulk Queue Settings").as_dict(no_default_fields=True)
+	# Table MultiSelect fields and the Link field of their rows.
+	tables = {"allowed_roles": "role", "fast_path_roles": "role", "allowed_doctypes": "document_type"}
 
 	def set_settings(**values) -> None:
 		doc = frappe.get_single("Bulk Queue Settings")
 		for field, value in values.items():
-			if field in ("allowed_roles", "allowed_doctypes"):
-				link = "role" if field == "allowed_roles" else "document_type"
-				doc.set(field, [{link: v} for v in value])
+			if field in tables:
+				doc.set(field, [{tables[field]: v} for v in value])
 			else:
 				doc.set(field, value)
 		doc.save()
@@ -257,10 +258,10 @@ def bq_settings(site):
 	frappe.db.rollback()
 	frappe.set_user("Administrator")
 	doc = frappe.get_single("Bulk Queue Settings")
-	for field in ("allowed_roles", "allowed_doctypes"):
+	for field in tables:
 		doc.set(field, [{k: v for k, v in row.items() if k not in ("name", "idx")} for row in before[field]])
 	for field, value in before.items():
-		if field not in ("allowed_roles", "allowed_doctypes") and doc.meta.get_field(field):
+		if field not in tables and doc.meta.get_field(field):
 			doc.set(field, value)
 	doc.save()
 	frappe.db.commit()

@@ -44,8 +44,10 @@ class BulkQueueJob(Document):
 		rate_limit: DF.Float
 		reference_doctype: DF.Link
 		retries: DF.Int
+		sealed_values: DF.LongText | None
 		selected_at: DF.Datetime | None
 		selection_hash: DF.Data | None
+		skipped: DF.SmallText | None
 		start_at: DF.Datetime | None
 		started_at: DF.Datetime | None
 		status: DF.Literal[

@@ -33,6 +33,7 @@ class BulkQueueSettings(Document):
 		commit_every: DF.Int
 		default_chunk_size: DF.Int
 		default_queue: DF.Literal["short", "default", "long"]
+		fast_path_roles: DF.TableMultiSelect[BulkQueueAllowedRole]
 		keep_days: DF.Int
 		max_active_jobs: DF.Int
 		max_attempts: DF.Int
@@ -75,6 +76,7 @@ class BulkQueueSettings(Document):
 			)
 		self._validate_actions()
 		self._deduplicate("allowed_roles", "role")
+		self._deduplicate("fast_path_roles", "role")
 		self._deduplicate("allowed_doctypes", "document_type")
 		for row in self.allowed_doctypes:
 			meta = frappe.get_meta(row.document_type)

@@ -286,9 +286,10 @@ def skipped(meta) -> list[dict]:
 					"source": owner.__module__.split(".", 1)[0],
 				}
 			)
-	for app in frappe.get_installed_apps():
-		events = frappe.get_hooks("doc_events", app_name=app) or {}
-		for key in (meta.name, "*"):
+	# The DocType's own hooks first, then those for every DocType.
+	for key in (meta.name, "*"):
+		for app in frappe.get_installed_apps():
+			events = frappe.get_hooks("doc_events", app_name=app) or {}
 			for method in SAVE_METHODS:
 				handlers = (events.get(key) or {}).get(method) or []
 				for handler in [handlers] if isinstance(handlers, str) else handlers:

@@ -73,12 +73,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 					fieldtype: "Select",
 					fieldname: "field",
 					label: __("Field"),
-					options: [{ label: "", value: "" }].concat(
-						(this.options.fields || []).map((df) => ({
-							label: df.label,
-							value: df.fieldname,
-						})),
-					),
+					options: this.field_options(default_action),
 					depends_on: set_value_only,
 					mandatory_depends_on: set_value_only,
 					onchange: () => this.set_value_control(),
@@ -154,6 +149,17 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		this.dialog.$wrapper.addClass("bulk-queue-dialog");
 	}
 
+	// The fields an action may set: every settable field, less those it refuses (the fast path
+	// refuses what only a controller may set).
+	field_options(action) {
+		const refused = (action && action.refused_fields) || {};
+		return [{ label: "", value: "" }].concat(
+			(this.options.fields || [])
+				.filter((df) => !refused[df.fieldname])
+				.map((df) => ({ label: df.label, value: df.fieldname })),
+		);
+	}
+
 	render_summary() {
 		const doctype = __(this.doctype);
 		const count = `<b class="bq-count">${bulk_queue.format_int(this.count)}</b>`;
@@ -197,22 +203,65 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			this.dialog.set_value("chunk_size", chunk_default);
 		}
 		this.chunk_default = chunk_default || this.options.chunk_size;
-		if (needs_values && !this.dialog.get_value("field")) {
-			// Preselect a status-like field, as Desk's own bulk edit does.
-			const status = (this.options.fields || []).find((df) => /status/i.test(df.fieldname));
-			if (status) this.dialog.set_value("field", status.fieldname);
+		const spec = (this.options.actions || []).find((a) => a.name === action) || {};
+		if (needs_values) {
+			const options = this.field_options(spec);
+			const field = this.dialog.get_value("field");
+			this.dialog.set_df_property("field", "options", options);
+			if (!field || !options.some((o) => o.value === field)) {
+				// Preselect a status-like field, as Desk's own bulk edit does.
+				const status = options.find((o) => /status/i.test(o.value));
+				this.dialog.set_value("field", status ? status.value : "");
+			} else {
+				this.dialog.set_value("field", field);
+			}
 		}
-		// The fast path skips what a save does: say so where the choice is made.
-		this.dialog.fields_dict.fast_note.$wrapper.html(
-			action === "set_value_fast"
-				? `<div class="alert alert-warning bq-fast-note">${__(
-						"Writes the value with batched SQL: no validation, no controller hooks, no Version history, only draft records. Permissions still apply.",
-					)}</div>`
-				: "",
-		);
+		// The fast path skips what a save does: say so where the choice is made, by name.
+		this.dialog.fields_dict.fast_note.$wrapper.html(spec.skips ? this.fast_note(spec) : "");
 		const label = action === "delete" ? __("Delete") : __("Start");
 		this.dialog.set_primary_action(label, () => this.start());
 		this.dialog.get_primary_btn().toggleClass("btn-danger", action === "delete");
+	}
+
+	fast_note(spec) {
+		const esc = frappe.utils.escape_html;
+		const kinds = {
+			controller: __("Controller"),
+			hook: __("Hook"),
+			server_script: __("Server Script"),
+			notification: __("Notification"),
+			webhook: __("Webhook"),
+			version: __("History"),
+		};
+		const items = spec.skips
+			.map(
+				(s) =>
+					`<li class="bq-skip"><span class="text-muted">${esc(kinds[s.kind] || s.kind)}:</span>
+					<code>${esc(s.name)}</code> <span class="text-muted">(${esc(s.source)})</span></li>`,
+			)
+			.join("");
+		const refused = Object.keys(spec.refused_fields || {}).length;
+		return `<div class="alert alert-warning bq-fast-note">
+			<div>${__(
+				"Writes the value with batched SQL on draft records. Permissions still apply, checked on each record with the new value.",
+			)}</div>
+			<div class="bq-skips-title">${
+				items
+					? __("What a save of {0} runs and this does not:", [__(this.doctype)])
+					: __(
+							"A save of {0} runs no controller code, hook or script that this skips.",
+							[__(this.doctype)],
+						)
+			}</div>
+			${items ? `<ul class="bq-skips">${items}</ul>` : ""}
+			${
+				refused
+					? `<div class="text-muted small">${__(
+							"Fields only a controller may set are not offered here; use Set Value for those.",
+						)}</div>`
+					: ""
+			}
+		</div>`;
 	}
 
 	// Replace the Value field with the control that fits the chosen field (Select, Link, Date, ...).

@@ -23,6 +23,9 @@ record: only drafts change.
 
 from __future__ import annotations
 
+import functools
+import inspect
+
 import frappe
 import frappe.permissions
 import frappe.share
@@ -191,7 +194,7 @@ def field_refusals(meta, fieldnames) -> dict[str, str]:
 	``meta``'s DocType (the dialog offers the others)."""
 	workflow_field = _workflow_state_field(meta.name)
 	unsafe_fields = unsafe_fields_of(meta.name)
-	tree_fields = {"lft", "rgt", "old_parent", "is_group", meta.get("nsm_parent_field") or ""}
+	tree_fields = tree_structure_fields(meta)
 	refused = {}
 	for fieldname in fieldnames:
 		df = meta.get_field(fieldname)
@@ -203,12 +206,14 @@ def field_refusals(meta, fieldnames) -> dict[str, str]:
 			reason = _("{0} cannot be changed without its controller: {1}.").format(
 				label, unsafe_fields[fieldname]
 			)
-		elif meta.get("is_tree") and fieldname in tree_fields:
+		elif fieldname in tree_fields:
 			reason = _("{0} is part of the tree's structure, which only its controller keeps right.").format(
 				label
 			)
 		elif df.fieldtype in _UNSAFE_FIELDTYPES:
 			reason = _("{0} ({1}) is stored by its controller.").format(label, _(df.fieldtype))
+		elif df.fieldtype == "Dynamic Link":
+			reason = _("{0} links to a DocType named in another field; a save checks the pair.").format(label)
 		elif df.fetch_from:
 			reason = _("{0} is fetched from {1} whenever a record is saved; change {1} instead.").format(
 				label, frappe.bold(df.fetch_from)
@@ -236,27 +241,48 @@ def field_refusals(meta, fieldnames) -> dict[str, str]:
 	return refused
 
 
+def tree_structure_fields(meta) -> set[str]:
+	"""The fields that hold a nested set's structure, as Frappe finds it: a DocType with ``lft`` and
+	``rgt`` (``Meta.is_nested_set``; not only those marked "Is Tree" - ERPNext's Employee is a tree on
+	``reports_to``), its parent field from the controller (``nsm_parent_field``), the DocType, or
+	Frappe's default ``parent_<doctype>``, and ``old_parent``, ``is_group``."""
+	from frappe.model.base_document import get_controller
+
+	if not (meta.get("is_tree") or meta.is_nested_set()):
+		return set()
+	parent_field = (
+		getattr(get_controller(meta.name), "nsm_parent_field", None)
+		or meta.get("nsm_parent_field")
+		or "parent_" + frappe.scrub(meta.name)
+	)
+	return {"lft", "rgt", "old_parent", "is_group", parent_field}
+
+
 def unsafe_doctypes() -> dict[str, str]:
 	"""``UNSAFE_DOCTYPES`` plus those apps declare in ``bulk_queue_fast_path_unsafe`` hooks
-	(``{"My DocType": "why"}``; a dict of fields instead of a reason names only those fields)."""
+	(``{"My DocType": "why"}``)."""
 	found = dict(UNSAFE_DOCTYPES)
 	for doctype, reasons in (frappe.get_hooks("bulk_queue_fast_path_unsafe") or {}).items():
-		reason = reasons[-1] if isinstance(reasons, list) else reasons
-		if isinstance(reason, dict):
-			continue
-		found[doctype] = str(reason or _("an installed app requires its controller"))
+		found[doctype] = _hook_reason(reasons) or _("an installed app requires its controller")
 	return found
 
 
 def unsafe_fields_of(doctype: str) -> dict[str, str]:
 	"""Fields of ``doctype`` that its controller mirrors into other records: ``UNSAFE_FIELDS`` plus
-	``bulk_queue_fast_path_unsafe = {"My DocType": {"field": "why"}}`` hooks."""
+	``bulk_queue_fast_path_unsafe_fields = {"My DocType": {"field": "why"}}`` hooks."""
 	found = dict(UNSAFE_FIELDS.get(doctype, {}))
-	hooked = (frappe.get_hooks("bulk_queue_fast_path_unsafe") or {}).get(doctype)
-	for reason in hooked if isinstance(hooked, list) else [hooked]:
-		if isinstance(reason, dict):
-			found.update({field: str(why) for field, why in reason.items()})
+	fields = (frappe.get_hooks("bulk_queue_fast_path_unsafe_fields") or {}).get(doctype) or {}
+	if isinstance(fields, dict):
+		for field, reasons in fields.items():
+			found[field] = _hook_reason(reasons) or _("an installed app requires its controller")
 	return found
+
+
+def _hook_reason(reasons) -> str:
+	# frappe.get_hooks merges the apps' hooks into lists: every app's reason, once each.
+	if isinstance(reasons, list | tuple):
+		return "; ".join(dict.fromkeys(str(r) for r in reasons if r))
+	return str(reasons or "")
 
 
 # Save-time methods the fast path does not run (Document.run_before_save_methods / run_post_save_methods
@@ -316,7 +342,11 @@ def skipped(meta) -> list[dict]:
 			{"webhook_doctype": meta.name, "enabled": 1, "webhook_docevent": ("in", SAVE_METHODS)},
 		),
 	):
-		for name in frappe.get_all(doctype, filters=filters, pluck="name", order_by="name"):
+		names = frappe.get_all(doctype, filters=filters, pluck="name", order_by="name")
+		if names and not frappe.has_permission(doctype, "read"):
+			# Their names are not the requester's to read: how many there are is.
+			names = [_("{0} of them").format(len(names))]
+		for name in names:
 			found.append({"kind": kind, "name": name, "source": doctype})
 	if meta.track_changes:
 		found.append({"kind": "version", "name": _("Version history (Track Changes)"), "source": "frappe"})
@@ -404,39 +434,51 @@ class _WriteCheck:
 	checks after ``doc.update``: User Permissions on the new Link values, ``has_permission`` hooks
 	looking at the changed fields).
 
-	Evaluated per batch where it can be: without hooks and User Permissions, role permissions depend only
-	on whether the user owns the record (not on the values), so they are computed twice per batch;
-	otherwise each record gets Frappe's full check, before and after."""
+	Evaluated per batch where it can be: role permissions depend only on whether the user owns the
+	record (not on the values), so they are computed twice per batch; ``has_permission`` hooks run per
+	record, before and after; a user with User Permissions gets Frappe's full check per record, before
+	and after; sharing, looked up only where the rest refuses, can only add."""
 
 	def __init__(self, meta, user: str, values: dict) -> None:
 		self.meta = meta
 		self.user = user
 		self.values = values
 		self.admin = user == "Administrator"
-		self.per_record = not self.admin and (_has_permission_hooks(meta.name) or _has_user_permissions(user))
+		self.hooks = not self.admin and _has_permission_hooks(meta.name)
+		self.user_permissions = not self.admin and _user_permissions_apply(meta, user)
+		self.per_record = self.hooks or self.user_permissions
 		self.by_role = {owner: self._role_allows(owner) for owner in (True, False)}
 		# Allowed whatever the record holds: no hook, no User Permission, the role allows owners and
 		# others alike (sharing can only add to that).
 		self.row_independent = self.admin or (not self.per_record and all(self.by_role.values()))
 		self.columns = "*" if self.per_record else "name, owner, docstatus"
+		self._reasons: list[str] = []
 
 	def refusal(self, row: frappe._dict) -> str | None:
 		"""Why ``user`` may not write the record ``row`` (as it is, or with the values), or None."""
 		if self.admin:
 			return None
+		by_role = self.by_role[(row.owner or "").lower() == self.user.lower()]
 		if not self.per_record:
-			if self.by_role[(row.owner or "").lower() == self.user.lower()] or self._shared(row):
-				return None
-			return self._message(row.name)
+			return None if by_role or self._shared(row) else self._message(row.name)
 		doc = self._doc(row)
-		if not self._frappe_allows(doc):
+		if not self._allows(doc, by_role):
 			return self._message(row.name)
 		doc.update(self.values)
-		if not self._frappe_allows(doc):
+		if not self._allows(doc, by_role):
 			return self._message(row.name, self._reasons) or _(
 				"User {0} may not write {1} {2} with these values."
 			).format(self.user, _(self.meta.name), row.name)
 		return None
+
+	def _allows(self, doc, by_role: bool) -> bool:
+		if self.user_permissions:
+			return self._frappe_allows(doc)
+		# Role and hooks only: as Frappe's has_permission, a hook can only deny, sharing can only add.
+		self._reasons = []
+		if by_role and frappe.permissions.has_controller_permissions(doc, "write", user=self.user):
+			return True
+		return self._shared(doc)
 
 	def _frappe_allows(self, doc) -> bool:
 		# Frappe's own evaluation (role, if owner, User Permissions, hooks, then sharing), collecting
@@ -444,7 +486,7 @@ class _WriteCheck:
 		frappe.flags.has_permission_check_logs = []
 		try:
 			return frappe.permissions.has_permission(
-				self.meta.name, "write", doc=doc, user=self.user, raise_exception=False
+				self.meta.name, "write", doc=doc, user=self.user, **_quiet_permission_check()
 			)
 		finally:
 			self._reasons = frappe.flags.pop("has_permission_check_logs", None) or []
@@ -518,6 +560,14 @@ def write(doctype: str, names: list[str], values: dict, user: str) -> int:
 	return changed
 
 
+@functools.cache
+def _quiet_permission_check() -> dict:
+	"""The keyword that keeps ``frappe.permissions.has_permission`` from printing (and dropping) its
+	reasons: ``raise_exception=False`` on v15, ``print_logs=False`` on v16 (which removed the former)."""
+	parameters = inspect.signature(frappe.permissions.has_permission).parameters
+	return {"print_logs": False} if "print_logs" in parameters else {"raise_exception": False}
+
+
 def _has_permission_hooks(doctype: str) -> bool:
 	hooks = frappe.get_hooks("has_permission") or {}
 	return bool(hooks.get(doctype) or hooks.get("*"))
@@ -528,10 +578,18 @@ def _key(name) -> str:
 	return cstr(name).casefold()
 
 
-def _has_user_permissions(user: str) -> bool:
+def _user_permissions_apply(meta, user: str) -> bool:
+	"""Whether ``user`` has User Permissions that can decide a record of ``meta``'s DocType: on the
+	DocType itself or on what one of its (or its child tables') Link fields points to."""
 	from frappe.core.doctype.user_permission.user_permission import get_user_permissions
 
-	return bool(get_user_permissions(user))
+	restricted = get_user_permissions(user)
+	if not restricted:
+		return False
+	if meta.name in restricted:
+		return True
+	metas = [meta, *(frappe.get_meta(df.options) for df in meta.get_table_fields())]
+	return any(df.options in restricted for m in metas for df in m.get_link_fields())
 
 
 def _clear_document_cache(doctype: str, names: list[str]) -> None:
@@ -561,7 +619,8 @@ def _workflow_state_field(doctype: str) -> str | None:
 
 
 def _cast(df, value):
-	"""``value`` as the field stores it; a clear error when it cannot be."""
+	"""``value`` as the field stores it, after the checks a save makes of it; a clear error when it
+	cannot be stored or a save would refuse it."""
 	label = frappe.bold(_(df.label or df.fieldname))
 	if value in (None, ""):
 		if df.reqd:
@@ -575,11 +634,17 @@ def _cast(df, value):
 				raise ValueError
 			if df.fieldtype == "Check" and text not in ("0", "1"):
 				raise ValueError
-			return _NUMBERS[df.fieldtype](text)
+			number = _NUMBERS[df.fieldtype](text)
+			if df.non_negative and number < 0:
+				# Document._validate_non_negative
+				_refuse(_("Value cannot be negative for {0}.").format(label))
+			return number
 		if df.fieldtype == "Date":
 			return getdate(value)
 		if df.fieldtype == "Datetime":
 			return get_datetime(value)
+	except frappe.ValidationError:
+		raise
 	except Exception:
 		_refuse(
 			_("{0} is not a valid value for {1} ({2}).").format(
@@ -588,15 +653,46 @@ def _cast(df, value):
 		)
 	if not isinstance(value, str):
 		_refuse(_("{0} must be text.").format(label))
-	if df.fieldtype == "Link" and not frappe.db.exists(df.options, value):
-		_refuse(_("{0} {1} does not exist.").format(_(df.options), frappe.bold(value)))
+	if df.fieldtype == "Link":
+		value = _link_target(df, value, label)
 	if df.fieldtype == "Select":
 		options = [o for o in (df.options or "").split("\n")]
 		if value not in options:
 			_refuse(_("{0} is not one of the options of {1}.").format(frappe.bold(value), label))
 	if df.fieldtype == "Data" and len(value) > (cint(df.length) or 140):
 		_refuse(_("{0} is longer than {1} characters.").format(label, cint(df.length) or 140))
+	_validate_data_option(df, value)
 	return value
+
+
+def _link_target(df, value: str, label: str) -> str:
+	"""The linked record's name as stored (a save corrects the letter case: User Permissions compare
+	names exactly); refused when it does not exist or is cancelled (``Document._validate_links``)."""
+	target = frappe.db.get_value(df.options, value, ["name", "docstatus"], as_dict=True)
+	if not target:
+		_refuse(_("{0} {1} does not exist.").format(_(df.options), frappe.bold(value)))
+	if frappe.get_meta(df.options).is_submittable and target.docstatus == 2:
+		_refuse(_("{0} {1} is cancelled; {2} cannot link to it.").format(_(df.options), target.name, label))
+	return target.name
+
+
+def _validate_data_option(df, value: str) -> None:
+	"""What ``BaseDocument._validate_data_fields`` checks of a Data field with Email, Name, Phone or
+	URL options (and of a Phone field), with Frappe's own validators and messages."""
+	option = df.options if df.fieldtype == "Data" else ("Phone" if df.fieldtype == "Phone" else None)
+	if not value or not option:
+		return
+	from frappe import utils
+
+	if option == "Email":
+		for address in utils.split_emails(value):
+			utils.validate_email_address(address, throw=True)
+	elif option == "Name":
+		utils.validate_name(value, throw=True)
+	elif option == "Phone":
+		utils.validate_phone_number(value, throw=True)
+	elif option == "URL":
+		utils.validate_url(value, throw=True)
 
 
 def _sanitize(df, value):

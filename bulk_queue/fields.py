@@ -9,6 +9,7 @@ subset a person edits by hand (visible, editable value fields), like Desk's own 
 from __future__ import annotations
 
 import frappe
+import frappe.share
 from frappe import _
 from frappe.model import default_fields, no_value_fields, table_fields
 
@@ -58,8 +59,9 @@ def check_link_values(meta, values: dict, user: str) -> None:
 
 	A save checks the record with its new values (``check_permission`` runs after ``doc.update``),
 	so it would refuse every record: say so once, naming the field and the value, before a job exists.
-	Not for a user whose role has "if owner" write permission: Frappe then lets them keep writing
-	their own records, so each record is decided in the worker.
+	Not for a user whose role has "if owner" write permission, nor one with records of the DocType
+	shared with them for writing: Frappe then lets them keep writing those records, so each record is
+	decided in the worker.
 	"""
 	from frappe.core.doctype.user_permission.user_permission import get_user_permissions
 	from frappe.permissions import get_allowed_docs_for_doctype, get_role_permissions
@@ -70,6 +72,8 @@ def check_link_values(meta, values: dict, user: str) -> None:
 	if not user_permissions:
 		return
 	if get_role_permissions(meta, user=user, is_owner=True).get("if_owner", {}).get("write"):
+		return
+	if frappe.share.get_shared(meta.name, user, rights=["write"], limit=1):
 		return
 	strict = frappe.get_system_settings("apply_strict_user_permissions")
 	for fieldname, value in values.items():

@@ -29,7 +29,7 @@ import frappe
 from frappe import _
 from frappe.model import default_fields, table_fields
 
-from bulk_queue import secrets
+from bulk_queue import fast_path, secrets
 from bulk_queue.transaction import callback_marks, drop_callbacks_after
 
 # Fields every save changes: not what the user wants to review.
@@ -57,11 +57,19 @@ def run(doctype: str, act, names: list[str], values: dict) -> dict:
 					).format(name),
 					title=_("Dry Run Interrupted"),
 				)
-	return {
+	result = {
 		"records": records,
 		"would_fail": sum(1 for r in records if r["error"]),
 		"sampled": len(records),
+		"notes": [],
 	}
+	if act.preview:
+		result["notes"].append(
+			_(
+				"{0} was not run: this is what it would do, from Frappe's own checks. What the DocType's controller checks when a record is deleted (on_trash) was not tried, and each record is shown as if it were the only one deleted."
+			).format(_(act.label))
+		)
+	return result
 
 
 def _one(doctype: str, act, name: str, values: dict, savepoint: str, view: _View) -> dict:
@@ -127,6 +135,12 @@ def preview_delete(doc, values: dict) -> list[dict]:
 	)
 
 	check_permission_and_not_submitted(doc)
+	tree = fast_path.tree_structure_fields(doc.meta)
+	if tree:
+		# NestedSet.on_trash: a group with children cannot go.
+		parent_field = next(f for f in tree if f not in ("lft", "rgt", "old_parent", "is_group"))
+		if frappe.db.count(doc.doctype, {parent_field: doc.name}):
+			frappe.throw(_("Cannot delete {0} as it has child nodes").format(doc.name))
 	try:
 		check_if_doc_is_linked(doc)
 		check_if_doc_is_dynamically_linked(doc)
@@ -152,7 +166,7 @@ def preview_delete(doc, values: dict) -> list[dict]:
 	files = frappe.get_all(
 		"File",
 		filters={"attached_to_doctype": doc.doctype, "attached_to_name": doc.name, "is_folder": 0},
-		fields=["file_name", "is_private"],
+		fields=["name", "file_name", "is_private", "content_hash"],
 		order_by="creation",
 	)
 	if files:
@@ -160,13 +174,23 @@ def preview_delete(doc, values: dict) -> list[dict]:
 			{
 				"field": "_attachments",
 				"label": _("Attachments"),
-				"old": ", ".join(
-					f"{f.file_name} ({_('private') if f.is_private else _('public')})" for f in files
-				),
-				"new": _("(deleted, with their files)"),
+				"old": ", ".join(_describe_file(f) for f in files),
+				"new": _("(deleted)"),
 			}
 		)
 	return changes
+
+
+def _describe_file(file: frappe._dict) -> str:
+	"""An attachment as Delete would treat it: its content goes from disk with it, unless another File
+	shares that content (``File._delete_file_on_disk``)."""
+	where = _("private") if file.is_private else _("public")
+	shared = file.content_hash and frappe.db.exists(
+		"File", {"content_hash": file.content_hash, "name": ("!=", file.name)}
+	)
+	if shared:
+		return _("{0} ({1}; its content stays on disk: another file shares it)").format(file.file_name, where)
+	return f"{file.file_name} ({where})"
 
 
 class _View:
@@ -282,14 +306,34 @@ def _install_guards() -> None:
 	from frappe import realtime
 	from frappe.core.doctype.file.file import File
 	from frappe.model.base_document import get_controller
-	from frappe.utils import background_jobs
+	from frappe.utils import background_jobs, safe_exec
+	from rq.queue import Queue
 
 	_guard(background_jobs, "enqueue")
+	_guard(safe_exec, "enqueue")  # Server Scripts' frappe.enqueue: bound at import
+	_guard(Queue, "enqueue_call")  # and whatever else reaches RQ
 	_guard(realtime, "emit_via_redis")
-	_guard(File, "delete_file_data_content")
+	_guard_file_removal(File)
 	controller = get_controller("File")
 	if "delete_file_data_content" in vars(controller):
-		_guard(controller, "delete_file_data_content")
+		_guard_file_removal(controller)
+
+
+def _guard_file_removal(cls) -> None:
+	"""Keep a File's content on disk during a dry run - except a file the dry run itself wrote: the
+	rollback of a failed record removes that one (``File.on_rollback``), as Frappe does."""
+	original = vars(cls).get("delete_file_data_content")
+	if original is None or getattr(original, "_bulk_queue_guard", False):
+		return
+
+	def guarded(self, *args, **kwargs):
+		if getattr(_local, "active", False) and not self.flags.get("new_file"):
+			return None
+		return original(self, *args, **kwargs)
+
+	guarded._bulk_queue_guard = True
+	guarded.__wrapped__ = original
+	cls.delete_file_data_content = guarded
 
 
 def _guard(module, name: str) -> None:

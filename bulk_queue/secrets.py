@@ -20,6 +20,25 @@ import frappe
 MASK = "********"
 
 
+class Secret(str):
+	"""A Password value in clear, where the code needs it: a plain ``str`` to everything but ``repr``,
+	which shows the mask - Frappe's with-context tracebacks (the Error Log of a crashed job or request)
+	print local variables with ``repr``."""
+
+	__slots__ = ()
+
+	def __repr__(self) -> str:
+		return repr(MASK)
+
+
+def protect(meta, values: dict) -> dict:
+	"""``values`` with its Password values as ``Secret``."""
+	fields = secret_fields(meta, values)
+	if not fields:
+		return values
+	return {**values, **{f: Secret(values[f]) for f in fields if isinstance(values[f], str)}}
+
+
 def secret_fields(meta, values: dict) -> list[str]:
 	"""The keys of ``values`` that are Password fields of ``meta``'s DocType."""
 	return [
@@ -46,7 +65,7 @@ def unseal(values: dict, sealed: str | None) -> dict:
 		return values
 	from frappe.utils.password import decrypt
 
-	return {**values, **json.loads(decrypt(sealed))}
+	return {**values, **{f: Secret(v) for f, v in json.loads(decrypt(sealed)).items()}}
 
 
 def fingerprint_values(meta, values: dict) -> dict:

@@ -246,7 +246,9 @@ def _validate_request(doctype: Any, action: Any, values: Any, user: str):
 	access.check_can_start(doctype, act.name, user, power=act.power)
 	meta = frappe.get_meta(doctype)
 	_check_action(meta, act, user)
-	return doctype, act, _validate_values(meta, act, _parse_values(values), user)
+	# Password values travel as Secret from here on: never shown by a traceback of this request.
+	values = secrets.protect(meta, _parse_values(values))
+	return doctype, act, _validate_values(meta, act, values, user)
 
 
 def _validate_sample(sample: Any) -> int:

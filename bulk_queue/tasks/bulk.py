@@ -74,6 +74,12 @@ class _TransactionLost(Exception):
 	"""The open transaction was rolled back underneath us (deadlock victim, lost connection)."""
 
 
+class _Fenced(BaseException):
+	"""A commit the action tried to make was refused (this run no longer owns the chunk, or the job was
+	cancelled): everything since the last commit is rolled back. A BaseException, so that an action's
+	``except Exception`` does not carry on as if it had committed."""
+
+
 class _Stop(Exception):
 	"""Stop this run quietly: cancelled, superseded by a newer try, or handed to a continuation."""
 
@@ -120,7 +126,8 @@ class ChunkRunner:
 			# job's next chunks in this same process (see _claim_continuation).
 			while self._run_current() and self.next_chunk:
 				self._take(self.next_chunk)
-		except _Stop:
+		except (_Stop, _Fenced):
+			frappe.db.rollback()
 			return
 
 	def run_next_of(self, bulk_job: str) -> None:
@@ -131,7 +138,8 @@ class ChunkRunner:
 			recovery.check_job(bulk_job)
 			while self._run_current() and self.next_chunk:
 				self._take(self.next_chunk)
-		except _Stop:
+		except (_Stop, _Fenced):
+			frappe.db.rollback()
 			return
 
 	def _claim_next(self, bulk_job: str) -> bool:
@@ -456,16 +464,21 @@ class ChunkRunner:
 		self.batch = _Batch(start=self.idx)
 		self.batch_started = time.monotonic()
 		self.tx_event = None
-		frappe.db.before_commit.add(self._before_commit)
-		frappe.db.after_commit.add(self._on_commit)
-		frappe.db.after_rollback.add(self._on_rollback)
+		self.counted = None
+		# Once per transaction (a chunk taken over in this process starts its first one right after
+		# the last commit, which already registered them).
+		_add_once(frappe.db.before_commit, self._before_commit)
+		_add_once(frappe.db.after_commit, self._on_commit)
+		_add_once(frappe.db.after_rollback, self._on_rollback)
 
 	def _before_commit(self) -> None:
-		"""Runs in every commit of this transaction; does something only in a commit the action makes
-		by itself. That commit then carries the chunk's watermark past the record being applied (and
-		the counters of the batch before it, and of this record as succeeded), fenced like any of our
-		commits: a crash right after it never applies the record again. A run that no longer owns the
-		chunk, or whose job was cancelled, rolls back instead and the action's commit does not happen.
+		"""Runs in the commits of this transaction; acts only in a commit the action makes by itself
+		(``applying`` is set), fencing it like our own commits: a run that no longer owns the chunk,
+		or whose job was cancelled, rolls back and raises ``_Fenced`` (past ``except Exception``), so
+		the action's commit does not happen and no later commit of it either. Otherwise the first such
+		commit for a record carries the chunk's watermark past that record (and the counters of the
+		batch before it, and of this record as succeeded): a crash right after it never applies the
+		record again. ``_on_commit`` registers it again for the action's next commit, if any.
 		"""
 		if self.applying is None:
 			return
@@ -473,11 +486,17 @@ class ChunkRunner:
 		row = self._lock_chunk(names=False)
 		if not job or not self._owns(row):
 			frappe.db.rollback()
-			raise _Stop
+			self._refuse_commits()
 		if job.status not in dispatch.ACTIVE and job.status not in dispatch.WAITING:
-			self._stop_cancelled()
+			try:
+				self._stop_cancelled()
+			except _Stop:
+				pass
+			self._refuse_commits()
+		if self.counted == self.applying:
+			return
 		succeeded, failed = self.batch.succeeded + 1, self.batch.failed
-		retries, self.unflushed_retries = self.unflushed_retries, 0
+		retries = self.unflushed_retries
 		now = now_datetime()
 		frappe.db.sql(
 			f"""update `tab{CHUNK}` set done_upto=%s, succeeded=succeeded+%s, failed=failed+%s,
@@ -489,11 +508,26 @@ class ChunkRunner:
 				failed=failed+%s, retries=retries+%s where name=%s""",
 			(succeeded + failed, succeeded, failed, retries, self.job.name),
 		)
-		self.batch = _Batch(start=self.applying + 1)
-		self.counted = self.applying
+		applying = self.applying
+
+		def committed():
+			# Only once the COMMIT went through: what it carried no longer counts in this batch.
+			self.batch = _Batch(start=applying + 1)
+			self.unflushed_retries -= retries
+			self.counted = applying
+
+		frappe.db.after_commit.add(committed)
+
+	def _refuse_commits(self) -> None:
+		"""This run may not commit (any more): nor may the action, whatever it catches."""
+		frappe.db.before_commit.add(self._before_commit)
+		raise _Fenced
 
 	def _on_commit(self) -> None:
 		self.tx_event = "commit"
+		if self.applying is not None:
+			# The action may commit again: that commit is fenced too.
+			_add_once(frappe.db.before_commit, self._before_commit)
 
 	def _on_rollback(self) -> None:
 		self.tx_event = "rollback"
@@ -514,7 +548,7 @@ class ChunkRunner:
 			try:
 				self.applying = self.idx
 				self._run_action(name)
-			except (JobTimeoutException, _Stop):
+			except (JobTimeoutException, _Stop, _Fenced):
 				raise
 			except Exception as e:
 				transient = is_transient(e)
@@ -763,6 +797,12 @@ class ChunkRunner:
 			as_dict=True,
 		)
 		return rows[0] if rows else None
+
+
+def _add_once(callbacks, function) -> None:
+	"""Add ``function`` to one of Frappe's commit/rollback callback managers unless it is there."""
+	if function not in getattr(callbacks, "_functions", ()):
+		callbacks.add(function)
 
 
 def is_transient(e: BaseException) -> bool:

@@ -160,13 +160,18 @@ def test_a_permission_hook_sees_the_new_values(deal_user, workers):
 		(DEAL, {"internal_ref": "x"}, "cannot be typed into"),
 		(DEAL, {"display_title": "x"}, "is not a field that can be set"),
 		(DEAL, {"code": "C-1"}, "can be set only when a record is created"),
-		(DEAL, {"secret": "x"}, "is stored by its controller"),
+		(DEAL, {"deal_pass": "x"}, "is stored by its controller"),
 		("ToDo", {"status": "Closed"}, "assignments"),
 		("ToDo", {"allocated_to": "Administrator"}, "assignments"),
 		("ToDo", {"role": "No Such Role Anywhere"}, "does not exist"),
 		("BQ Territory", {"parent_bq_territory": "All BQ Territories"}, "tree"),
 		("BQ Territory", {"is_group": 1}, "tree"),
-		("BQ Territory", {"lft": 5}, "tree|typed into"),
+		("BQ Territory", {"lft": 5}, "tree"),
+		("BQ Org Unit", {"reports_to": "Top"}, "tree"),
+		(DEAL, {"quantity": -1}, "cannot be negative"),
+		(DEAL, {"contact_email": "not-an-email"}, "not a valid"),
+		("BQ Region", {"enabled": 0}, "regions feed a cache"),
+		(DEAL, {"amount": 5}, "reprices the deal"),
 		("Webhook", {"enabled": 0}, "cannot be changed without its controller"),
 		("Notification", {"enabled": 0}, "cannot be changed without its controller"),
 		("Assignment Rule", {"disabled": 1}, "cannot be changed without its controller"),
@@ -180,6 +185,16 @@ def test_the_fast_path_refuses_what_its_skipped_controller_decides(doctype, valu
 	with pytest.raises(frappe.ValidationError, match=message):
 		enqueue(doctype=doctype, action="set_value_fast", ids=["any"], values=values)
 	assert _counts() == before
+
+
+def test_a_link_value_is_stored_as_the_record_is_named(workers):
+	"""A Link value typed in another letter case is stored as the linked record is named, as a save
+	does (User Permissions compare names exactly)."""
+	_, names = make_deals(2)
+	job = enqueue(doctype=DEAL, action="set_value_fast", ids=names, values={"region": "south"})
+	workers.start(1)
+	assert wait_for_job(job["bulk_job"]).status == "Completed"
+	assert {row.region for row in _deals(names, "region").values()} == {"South"}
 
 
 def test_a_set_once_field_is_refused_by_a_save_too(workers):
@@ -262,29 +277,29 @@ def test_password_values_are_never_kept_in_clear(workers):
 	it - even where a validation put it in its error message."""
 	password = f"hunter2-{uuid.uuid4().hex[:8]}"
 	_, names = make_deals(3)
-	frappe.db.set_value(DEAL, names[2], "note", "echo-secret")
+	frappe.db.set_value(DEAL, names[2], "note", "echo-pass")
 	frappe.db.commit()
 
-	preview = preview_bulk(doctype=DEAL, action="set_value", ids=names, values={"secret": password})
+	preview = preview_bulk(doctype=DEAL, action="set_value", ids=names, values={"deal_pass": password})
 	assert password not in json.dumps(preview, default=str)
 	first = next(r for r in preview["records"] if r["name"] == names[0])
 	assert first["error"] is None, first
-	secret = [(c["old"], c["new"]) for c in first["changes"] if c["field"] == "secret"]
+	secret = [(c["old"], c["new"]) for c in first["changes"] if c["field"] == "deal_pass"]
 	assert secret == [(None, MASK)]
 	assert MASK in next(r for r in preview["records"] if r["name"] == names[2])["error"]
 
-	job = enqueue(doctype=DEAL, action="set_value", ids=names, values={"secret": password})
-	again = enqueue(doctype=DEAL, action="set_value", ids=names, values={"secret": password})
+	job = enqueue(doctype=DEAL, action="set_value", ids=names, values={"deal_pass": password})
+	again = enqueue(doctype=DEAL, action="set_value", ids=names, values={"deal_pass": password})
 	assert again["existing"] and again["bulk_job"] == job["bulk_job"]
 	stored = frappe.db.get_value("Bulk Queue Job", job["bulk_job"], ["values", "sealed_values"], as_dict=True)
-	assert json.loads(stored["values"]) == {"secret": MASK} and stored["sealed_values"]
+	assert json.loads(stored["values"]) == {"deal_pass": MASK} and stored["sealed_values"]
 
 	workers.start(1)
 	done = wait_for_job(job["bulk_job"])
 	assert (done.succeeded, done.failed) == (2, 1)
 	from frappe.utils.password import get_decrypted_password
 
-	assert get_decrypted_password(DEAL, names[0], "secret") == password
+	assert get_decrypted_password(DEAL, names[0], "deal_pass") == password
 	(failure,) = failures(done.name)
 	assert MASK in failure.error and password not in failure.error + (failure.traceback or "")
 	assert _text_columns_containing(password) == []
@@ -334,6 +349,21 @@ def test_a_dry_run_leaves_files_on_disk(site):
 		assert f"{record['name']}-private.txt (private)" in changes["_attachments"]["old"]
 
 
+def test_a_dry_run_removes_the_files_a_failed_record_wrote(site):
+	"""A previewed record writes a file and then fails: its file does not stay behind on disk."""
+	from pathlib import Path
+
+	_, names = make_deals(2)
+	folders = [Path(frappe.get_site_path(kind, "files")) for kind in ("public", "private")]
+
+	def generated():
+		return [p for folder in folders for name in names for p in folder.glob(f"{name}-generated*")]
+
+	result = preview_bulk(doctype=DEAL, action="attach_then_fail", ids=names)
+	assert result["would_fail"] == 2
+	assert generated() == []
+
+
 def test_a_dry_run_of_delete_says_what_blocks_it(site):
 	"""A record other records link to: Delete's preview fails it with Frappe's own reason."""
 	make_deals(1, region="South")
@@ -362,6 +392,34 @@ def test_a_dry_run_shows_only_what_the_requester_may_read(deal_user):
 
 
 # -- an action that commits by itself -------------------------------------------------------------
+
+
+def test_an_action_that_commits_is_counted_once_across_chained_chunks(workers):
+	"""A committing action over several chunks that one work horse takes one after another: every
+	record applied once, and the job's counters say exactly that."""
+	tag, names = make_records(20)
+	job = enqueue(doctype="BQ Test Record", action="commit_then_die", ids=names, chunk_size=4)
+	workers.start(1)
+	done = wait_for_job(job["bulk_job"], timeout=180)
+	assert_exactly_once(tag, done)
+	assert (done.status, done.total) == ("Completed", 20)
+
+
+def test_a_traceback_never_shows_a_password_value(site):
+	"""Frappe's with-context traceback (what the Error Log keeps of a crashed job or request) prints
+	local variables; a job's Password values appear in it as the mask."""
+	from bulk_queue import secrets
+
+	meta = frappe.get_meta(DEAL)
+	password = f"hunter2-{uuid.uuid4().hex[:8]}"
+	shown, sealed = secrets.seal(meta, secrets.protect(meta, {"deal_pass": password, "note": "n"}))
+	values = secrets.unseal(shown, sealed)
+	assert values["deal_pass"] == password
+	try:
+		raise RuntimeError("boom")
+	except RuntimeError:
+		traceback = frappe.get_traceback(with_context=True)
+	assert "values" in traceback and password not in traceback
 
 
 def test_an_action_that_commits_is_applied_once_when_killed_right_after(workers):

@@ -375,8 +375,11 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			primary_action_label: __("Close"),
 			primary_action: () => dialog.hide(),
 		});
+		const notes = (result.notes || [])
+			.map((note) => `<p class="text-muted small bq-preview-note">${esc(note)}</p>`)
+			.join("");
 		dialog.fields_dict.table.$wrapper.html(
-			`<p class="bq-preview-summary">${summary}</p>
+			`<p class="bq-preview-summary">${summary}</p>${notes}
 			<table class="table table-bordered bq-preview"><thead><tr><th>${__("Record")}</th>
 			<th>${__("What would happen")}</th></tr></thead><tbody>${rows}</tbody></table>`,
 		);

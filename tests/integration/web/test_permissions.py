@@ -67,11 +67,18 @@ def _no_rate_limit(site_conf):
 
 
 def _start(client: Client, names: list[str], action: str = "increment_counter", **extra):
+	"""Ask to start a job; the response carries what the tables and queues held just before."""
 	payload = {"doctype": DOCTYPE, "action": action, "ids": names, **extra}
-	return client.call(ENQUEUE, payload)
+	before = snapshot()
+	response = client.call(ENQUEUE, payload)
+	response.bq_before = before
+	return response
 
 
-def _refused(response, status: int, words: str, before: dict) -> None:
+def _refused(response, status: int, words: str, before: dict | None = None) -> None:
+	"""``response`` was refused with ``status`` saying ``words``, and nothing changed since ``before``
+	(by default, the snapshot ``_start`` took before asking)."""
+	before = before if before is not None else response.bq_before
 	text = messages(response)
 	assert response.status_code == status, f"{response.status_code}: {text[:400]}"
 	assert words.lower() in text.lower(), text[:400]
@@ -103,7 +110,7 @@ def test_user_without_permission_on_the_doctype_is_refused(users):
 	"""A desk user whose roles give nothing on the DocType: 403, nothing recorded."""
 	client = Client(users, NO_ROLE)
 	_, names = make_records(2, owner=NO_ROLE)
-	_refused(_start(client, names), 403, "You do not have write permission", snapshot())
+	_refused(_start(client, names), 403, "You do not have write permission")
 	options = client.call(API + "get_bulk_options", {"doctype": DOCTYPE}, http_method="GET")
 	assert options.status_code == 200 and options.json()["message"]["actions"] == []
 
@@ -112,8 +119,8 @@ def test_read_only_user_may_not_change_records(users):
 	"""Read permission is not enough for any action that writes, and none is offered."""
 	client = Client(users, READER)
 	_, names = make_records(2, owner=OWNER)
-	_refused(_start(client, names, "set_value", values={"title": "x"}), 403, "write permission", snapshot())
-	_refused(_start(client, names, "delete"), 403, "delete permission", snapshot())
+	_refused(_start(client, names, "set_value", values={"title": "x"}), 403, "write permission")
+	_refused(_start(client, names, "delete"), 403, "delete permission")
 	options = client.call(API + "get_bulk_options", {"doctype": DOCTYPE}, http_method="GET").json()
 	assert options["message"]["actions"] == []
 
@@ -297,7 +304,7 @@ def test_settings_roles_decide_who_may_start(users, bq_settings):
 	bq_settings(allowed_roles=["BQ Operator"])
 	_, names = make_records(2, owner=OWNER)
 	owner = Client(users, OWNER)
-	_refused(_start(owner, names), 403, "Only users with one of these roles", snapshot())
+	_refused(_start(owner, names), 403, "Only users with one of these roles")
 	options = owner.call(API + "get_bulk_options", {"doctype": DOCTYPE}, http_method="GET").json()
 	assert options["message"]["actions"] == []
 	operator = Client(users, OPERATOR)
@@ -311,9 +318,9 @@ def test_settings_limit_doctypes_and_actions(users, bq_settings):
 	_, names = make_records(2, owner=OWNER)
 	owner = Client(users, OWNER)
 	bq_settings(allowed_doctypes=["ToDo"])
-	_refused(_start(owner, names), 403, "not allowed on this site", snapshot())
+	_refused(_start(owner, names), 403, "not allowed on this site")
 	bq_settings(allowed_doctypes=[], allowed_actions="set_value\nsave")
-	_refused(_start(owner, names), 403, "increment_counter", snapshot())
+	_refused(_start(owner, names), 403, "increment_counter")
 	options = owner.call(API + "get_bulk_options", {"doctype": DOCTYPE}, http_method="GET").json()
 	assert {a["name"] for a in options["message"]["actions"]} == {"set_value", "save"}
 
@@ -334,7 +341,7 @@ def test_starting_too_often_gets_429(users, bq_settings, site_conf):
 		assert response.status_code == 200, messages(response)
 		started.append(response.json()["message"]["bulk_job"])
 	_, names = make_records(1, owner=OWNER)
-	_refused(_start(owner, names), 429, "too many bulk jobs", snapshot())
+	_refused(_start(owner, names), 429, "too many bulk jobs")
 	_, others = make_records(1, owner=OTHER)
 	response = _start(Client(users, OTHER), others)
 	assert response.status_code == 200, messages(response)
@@ -355,7 +362,7 @@ def test_active_job_limit_per_user(users, bq_settings):
 	_, second = make_records(1, owner=OWNER)
 	started = _start(owner, first)
 	assert started.status_code == 200, messages(started)
-	_refused(_start(owner, second), 417, "at most 1 at once", snapshot())
+	_refused(_start(owner, second), 417, "at most 1 at once")
 	again = _start(owner, first)  # the same request again is the same job, not another one
 	assert again.status_code == 200 and again.json()["message"]["existing"]
 	_cancel(started.json()["message"]["bulk_job"])
@@ -424,3 +431,38 @@ def test_user_losing_access_mid_job(users, workers, bq_settings, change):
 		assert modified_by == {user}
 	finally:
 		web_user(user, ["Blogger", "BQ Operator"])
+
+
+def test_the_fast_path_is_refused_to_an_ordinary_user(users):
+	"""A Blogger who may write the records is refused the fast path (403, naming who may use it) and
+	not offered it; Set Value stays theirs."""
+	client = Client(users, OWNER)
+	_, names = make_records(2, owner=OWNER)
+	_refused(_start(client, names, "set_value_fast", values={"title": "x"}), 403, "System Manager")
+	options = client.call(API + "get_bulk_options", {"doctype": DOCTYPE}, http_method="GET").json()
+	offered = [a["name"] for a in options["message"]["actions"]]
+	assert "set_value" in offered and "set_value_fast" not in offered
+
+
+def test_a_link_value_outside_user_permissions_is_refused_over_http(users):
+	"""A user limited to Region North asks to move their deals to South: 403 naming the field and the
+	value, nothing recorded."""
+	from ..test_beyond_save import make_deals
+
+	_, names = make_deals(2, owner=RESTRICTED)
+	frappe.get_doc(
+		{"doctype": "User Permission", "user": RESTRICTED, "allow": "BQ Region", "for_value": "North"}
+	).insert(ignore_permissions=True)
+	frappe.db.commit()
+	try:
+		client = Client(users, RESTRICTED)
+		before = snapshot()
+		response = client.call(
+			ENQUEUE,
+			{"doctype": "BQ Deal", "action": "set_value", "ids": names, "values": {"region": "South"}},
+		)
+		_refused(response, 403, "South", before)
+		assert "Region" in messages(response)
+	finally:
+		frappe.db.delete("User Permission", {"user": RESTRICTED, "allow": "BQ Region"})
+		frappe.db.commit()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 
 import frappe
@@ -24,11 +25,13 @@ from bulk_queue.secrets import MASK
 from .conftest import (
 	_insert_rows,
 	assert_exactly_once,
+	counters,
 	enqueue,
 	ensure_user,
 	failures,
 	make_records,
 	wait_for_job,
+	wait_until,
 )
 
 DEAL = "BQ Deal"
@@ -403,6 +406,34 @@ def test_an_action_that_commits_is_counted_once_across_chained_chunks(workers):
 	done = wait_for_job(job["bulk_job"], timeout=180)
 	assert_exactly_once(tag, done)
 	assert (done.status, done.total) == ("Completed", 20)
+
+
+def test_a_cancelled_job_fences_the_actions_own_commit(workers):
+	"""The job is cancelled while an action that commits by itself is working on a record: its commit
+	is refused (even when it catches the error and tries again), the record is left as it was, and the
+	counters match the records."""
+	from bulk_queue.api.bulk import cancel_bulk_job
+
+	tag, names = make_records(3)
+	job = enqueue(
+		doctype="BQ Test Record", action="sleep_then_commit", ids=names, values={"sleep": 3}, chunk_size=3
+	)["bulk_job"]
+	workers.start(1)
+	wait_until(
+		lambda: frappe.db.get_value("Bulk Queue Chunk", {"bulk_job": job}, "status") == "Running",
+		timeout=60,
+		interval=0.1,
+		message="the chunk running",
+	)
+	cancel_bulk_job(job)
+	done = wait_for_job(job)
+	time.sleep(4)  # past the action's commit
+	assert done.status == "Cancelled"
+	values = counters(tag)
+	assert set(values.values()) == {0}, values
+	frappe.db.rollback()
+	final = frappe.db.get_value("Bulk Queue Job", job, ["processed", "succeeded"], as_dict=True)
+	assert (final.processed, final.succeeded) == (0, 0)
 
 
 def test_a_traceback_never_shows_a_password_value(site):

@@ -15,14 +15,21 @@ from ..test_beyond_save import make_deals
 from .test_desk import DIALOG, _newest_job, _open_from_actions, _select_rows, _start, _user
 
 
-def test_an_ordinary_user_is_not_offered_the_fast_path(open_desk):
-	"""A user without System Manager (and no role named in Settings) sees Set Value, not the fast path."""
-	user = _user("bq-desk-nofast")
-	_, _names = make_deals(2, owner=user)
+def _dialog_on_own_deals(open_desk, prefix: str, count: int, roles=("Blogger",)):
+	"""A fresh user with ``count`` deals of their own, all selected in /app/bq-deal and the Bulk
+	Process dialog opened from Actions. Returns (desk, user, deal names)."""
+	user = _user(prefix, roles=roles)
+	_, names = make_deals(count, owner=user)
 	desk = open_desk(user)
 	desk.open("/app/bq-deal")
-	_select_rows(desk.page, 2)
+	_select_rows(desk.page, count)
 	_open_from_actions(desk.page)
+	return desk, user, names
+
+
+def test_an_ordinary_user_is_not_offered_the_fast_path(open_desk):
+	"""A user without System Manager (and no role named in Settings) sees Set Value, not the fast path."""
+	desk, _user_name, _names = _dialog_on_own_deals(open_desk, "bq-desk-nofast", 2)
 	actions = desk.page.locator(f"{DIALOG} select[data-fieldname='action'] option").evaluate_all(
 		"(options) => options.map((o) => o.value)"
 	)
@@ -34,12 +41,7 @@ def test_the_fast_path_names_what_it_skips(open_desk, desk_workers):
 	"""A System Manager choosing the fast path on BQ Deal reads, by name, the controller method and
 	the app hooks it skips; set-once and read-only fields are not offered; the finished job's form keeps
 	the list."""
-	user = _user("bq-desk-fast", roles=("System Manager",))
-	_, names = make_deals(3, owner=user)
-	desk = open_desk(user)
-	desk.open("/app/bq-deal")
-	_select_rows(desk.page, 3)
-	_open_from_actions(desk.page)
+	desk, user, names = _dialog_on_own_deals(open_desk, "bq-desk-fast", 3, roles=("System Manager",))
 	dialog = desk.page.locator(DIALOG)
 	dialog.locator("select[data-fieldname='action']").select_option("set_value_fast")
 	skips = dialog.locator(".bq-fast-note .bq-skip").all_inner_texts()
@@ -67,13 +69,8 @@ def test_the_fast_path_names_what_it_skips(open_desk, desk_workers):
 
 def test_a_preview_never_shows_a_password(open_desk):
 	"""Previewing Set Value on a Password field shows that it would be set, never the value."""
-	user = _user("bq-desk-secret", roles=("System Manager",))
-	_, _names = make_deals(2, owner=user)
+	desk, _user_name, _names = _dialog_on_own_deals(open_desk, "bq-desk-secret", 2, roles=("System Manager",))
 	password = f"hunter2-{uuid.uuid4().hex[:8]}"
-	desk = open_desk(user)
-	desk.open("/app/bq-deal")
-	_select_rows(desk.page, 2)
-	_open_from_actions(desk.page)
 	dialog = desk.page.locator(DIALOG)
 	dialog.locator("select[data-fieldname='action']").select_option("set_value")
 	dialog.locator("select[data-fieldname='field']").select_option("deal_pass")

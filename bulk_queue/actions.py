@@ -189,6 +189,13 @@ def get_action(name: str) -> Action:
 	return actions[name]
 
 
+def job_title(act: Action, total: int, doctype: str) -> str:
+	"""What a job is, in words: "Set Value on 1,000 ToDo"."""
+	return _("{0} on {1} {2}").format(
+		_(act.label), frappe.format_value(total, {"fieldtype": "Int"}), _(doctype)
+	)
+
+
 def _lazy(method: str) -> Callable[[Any, dict], Any]:
 	"""Resolve the dotted path only when the action runs, in the worker."""
 

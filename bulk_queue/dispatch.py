@@ -19,7 +19,8 @@ import json
 import frappe
 from frappe.utils import now_datetime
 
-from bulk_queue import secrets, settings
+from bulk_queue import completion, secrets, settings
+from bulk_queue.states import ACTIVE, OPEN, WAITING
 from bulk_queue.utils.selection import chunked
 
 RUN_CHUNK = "bulk_queue.tasks.bulk.run_chunk"
@@ -29,13 +30,6 @@ RUN_PLANNER = "bulk_queue.tasks.planning.run_planner"
 CHUNK_RETRIES = 10
 JOB = "Bulk Queue Job"
 CHUNK = "Bulk Queue Chunk"
-# A job is Planning while a background planner still selects its records (its chunks may already run),
-# Queued until its first chunk starts, Running after.
-ACTIVE = ("Planning", "Queued", "Running")
-# Not ended, but nothing of it is on RQ: Scheduled waits for its start time, Paused for a resume.
-# Recovery leaves both alone.
-WAITING = ("Scheduled", "Paused")
-OPEN = WAITING + ACTIVE
 
 
 def rq_job_id(bulk_job: str, chunk_no: int, token: int) -> str:
@@ -254,6 +248,19 @@ def enqueue_chunk(job: frappe._dict, chunk: frappe._dict, *, at_front: bool = Fa
 	)
 
 
+def start_planner(job: frappe._dict) -> None:
+	"""Enqueue the planner try ``job.plan_token`` of a job recorded as Planning (after its commit);
+	when the queue cannot be reached, recovery enqueues it later."""
+	try:
+		enqueue_planner(job, job.plan_token or 0)
+	except Exception:
+		frappe.log_error(
+			title=f"bulk_queue: could not enqueue the planner of {job.name}",
+			reference_doctype=JOB,
+			reference_name=job.name,
+		)
+
+
 def planner_rq_job_id(bulk_job: str, token: int) -> str:
 	"""Readable, deterministic RQ job id of one try of a job's planner."""
 	return f"bulk_queue:{bulk_job}:plan:try-{token}"
@@ -455,9 +462,7 @@ def start_scheduled(bulk_job: str) -> bool:
 	frappe.db.commit()
 	enqueue_chunks(job, claimed, first_at_front=others_waiting(job))
 	if status == "Planning":
-		from bulk_queue.tasks import planning
-
-		planning.start(job)
+		start_planner(job)
 	return True
 
 
@@ -517,9 +522,9 @@ def drop_queued_of(job: frappe._dict) -> int:
 
 
 def resume_job(bulk_job: str) -> frappe._dict:
-	"""Resume a paused job from its chunks' watermarks: its window is enqueued again, a planner that
-	had not finished selecting gets a new try, and chunks whose run was lost while paused are
-	recovered. Returns the job's row after the change; commits."""
+	"""Resume a paused job from its chunks' watermarks: its window is enqueued again, and a planner
+	that had not finished selecting gets a new try. Returns the job's row after the change; commits.
+	The caller then has recovery look for chunks whose run was lost while paused."""
 	job = lock_job(bulk_job)
 	if not job:
 		frappe.throw(frappe._("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
@@ -554,17 +559,10 @@ def resume_job(bulk_job: str) -> frappe._dict:
 	frappe.db.commit()
 	enqueue_chunks(job, claimed)
 	if replan:
-		from bulk_queue.tasks import planning
-
-		planning.start(job)
-	from bulk_queue import completion
-	from bulk_queue.tasks import recovery
-
+		start_planner(job)
 	if finished:
 		job.status = finished
 		completion.after_end(bulk_job)
-	else:
-		recovery.check_job(bulk_job, throttle=False)  # a chunk whose run died while it was paused
 	return job
 
 

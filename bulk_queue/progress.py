@@ -11,7 +11,7 @@ import frappe
 from frappe.utils import get_datetime, now_datetime
 
 from bulk_queue import settings, throttle
-from bulk_queue.dispatch import ACTIVE
+from bulk_queue.states import ACTIVE
 
 EVENT = "bulk_queue_progress"
 FIELDS = (

@@ -13,8 +13,8 @@ from frappe import _
 
 from bulk_queue import access, dispatch, fast_path, fields, progress, secrets, settings
 from bulk_queue import filters as selection_filters
-from bulk_queue.actions import Action, available_actions, get_action, get_actions
-from bulk_queue.tasks import planning
+from bulk_queue.actions import Action, available_actions, get_action, get_actions, job_title
+from bulk_queue.tasks import recovery
 from bulk_queue.utils.selection import SelectionError, chunk_count, parse_ids, parse_json_object
 
 # Our own DocTypes are never processed in bulk by us.
@@ -156,7 +156,7 @@ def enqueue_bulk(
 		}
 	if job.status == "Planning":
 		# Too many to select in this request: the planner selects them and writes the chunks.
-		planning.start(job)
+		dispatch.start_planner(job)
 		return {
 			"bulk_job": name,
 			"enqueued": chunk_count(matching, chunk_size),
@@ -352,13 +352,6 @@ def _kind(value: Any) -> str:
 	if isinstance(value, list | tuple):
 		return _("a list")
 	return _("a value of type {0}").format(type(value).__name__)
-
-
-def job_title(act: Action, total: int, doctype: str) -> str:
-	"""What a job is, in words: "Set Value on 1,000 ToDo"."""
-	return _("{0} on {1} {2}").format(
-		_(act.label), frappe.format_value(total, {"fieldtype": "Int"}), _(doctype)
-	)
 
 
 def _check_action(meta, act: Action, user: str) -> None:
@@ -579,7 +572,14 @@ def pause_bulk_job(bulk_job: str | None = None) -> dict:
 def resume_bulk_job(bulk_job: str | None = None) -> dict:
 	"""Resume a paused bulk job from where each chunk stopped (its requester or a System Manager).
 	Returns the job's status and counters."""
-	return _steer(bulk_job, dispatch.resume_job)
+	return _steer(bulk_job, _resume)
+
+
+def _resume(bulk_job: str) -> frappe._dict:
+	job = dispatch.resume_job(bulk_job)
+	if job.status in dispatch.OPEN:
+		recovery.check_job(bulk_job, throttle=False)  # a chunk whose run died while it was paused
+	return job
 
 
 def _steer(bulk_job: str | None, change) -> dict:

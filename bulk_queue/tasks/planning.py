@@ -28,7 +28,7 @@ from frappe import _
 from frappe.utils import cstr, now_datetime
 
 from bulk_queue import access, completion, dispatch, progress, settings
-from bulk_queue.actions import get_action
+from bulk_queue.actions import get_action, job_title
 from bulk_queue.filters import read_page
 from bulk_queue.tasks.bulk import run_after_planning
 from bulk_queue.utils.selection import chunked
@@ -198,8 +198,6 @@ def planner_timeout(job: frappe._dict) -> int:
 
 
 def _final_title(job: frappe._dict, total: int) -> str:
-	from bulk_queue.api.bulk import job_title
-
 	return job_title(get_action(job.action), total, job.reference_doctype)
 
 
@@ -225,16 +223,3 @@ def _page_size(chunk_size: int) -> int:
 	but the job's last is full)."""
 	target = max(1, settings.get("bulk_queue_plan_page_size"))
 	return chunk_size * max(1, target // chunk_size)
-
-
-def start(job: frappe._dict) -> None:
-	"""Enqueue the first planner try of a job just recorded as Planning (after its commit)."""
-	try:
-		dispatch.enqueue_planner(job, job.plan_token or 0)
-	except Exception:
-		# Recovery enqueues it when the queue is back.
-		frappe.log_error(
-			title=f"bulk_queue: could not enqueue the planner of {job.name}",
-			reference_doctype=JOB,
-			reference_name=job.name,
-		)

@@ -159,9 +159,7 @@ def recover_job(bulk_job: str) -> tuple[int, int]:
 	requeued = dispatch.enqueue_chunks(job, [r for r in requeue if r.status == "Queued"])
 	dispatch.enqueue_chunks(job, claimed)
 	if replan is not None:
-		from bulk_queue.tasks import planning
-
-		planning.start(job)
+		dispatch.start_planner(job)
 	if requeue or finished:
 		progress.publish(bulk_job, force=True)
 	return requeued, poisoned
@@ -188,7 +186,7 @@ def _planner(bulk_job: str) -> frappe._dict | None:
 
 def _replan(job: frappe._dict) -> int:
 	"""Give a lost planner a new try (token); it resumes after the job's watermark. Caller holds the
-	job's row lock, commits, then calls ``planning.start``."""
+	job's row lock, commits, then calls ``dispatch.start_planner``."""
 	job.plan_token += 1
 	frappe.db.set_value(
 		dispatch.JOB,

@@ -7,9 +7,7 @@ from frappe.model.document import Document
 from frappe.query_builder import Interval
 from frappe.query_builder.functions import Now
 
-from bulk_queue.dispatch import OPEN
-
-FINISHED = ("Completed", "Completed with Errors", "Failed", "Cancelled")
+from bulk_queue.states import FINISHED, OPEN
 
 
 class BulkQueueJob(Document):

@@ -119,3 +119,20 @@ def settable_fields(meta, user: str) -> list[dict]:
 		field["label"] = _(df.label or df.fieldname)
 		fields.append(field)
 	return sorted(fields, key=lambda f: f["label"].lower())
+
+
+def tree_structure_fields(meta) -> set[str]:
+	"""The fields that hold a nested set's structure, as Frappe finds it: a DocType with ``lft`` and
+	``rgt`` (``Meta.is_nested_set``; not only those marked "Is Tree" - ERPNext's Employee is a tree on
+	``reports_to``), its parent field from the controller (``nsm_parent_field``), the DocType, or
+	Frappe's default ``parent_<doctype>``, and ``old_parent``, ``is_group``."""
+	from frappe.model.base_document import get_controller
+
+	if not (meta.get("is_tree") or meta.is_nested_set()):
+		return set()
+	parent_field = (
+		getattr(get_controller(meta.name), "nsm_parent_field", None)
+		or meta.get("nsm_parent_field")
+		or "parent_" + frappe.scrub(meta.name)
+	)
+	return {"lft", "rgt", "old_parent", "is_group", parent_field}

@@ -11,9 +11,16 @@ from typing import Any
 import frappe
 from frappe import _
 
-from bulk_queue import access, dispatch, fast_path, fields, progress, secrets, settings
+from bulk_queue import access, dispatch, fields, progress, secrets, settings
 from bulk_queue import filters as selection_filters
-from bulk_queue.actions import Action, available_actions, get_action, get_actions, job_title
+from bulk_queue.actions import (
+	Action,
+	available_actions,
+	describe_skipped,
+	get_action,
+	get_actions,
+	job_title,
+)
 from bulk_queue.tasks import recovery
 from bulk_queue.utils.selection import SelectionError, chunk_count, parse_ids, parse_json_object
 
@@ -59,7 +66,7 @@ def enqueue_bulk(
 	Returns:
 		``{"bulk_job": name, "enqueued": chunk jobs, "total": records, "queued_now": on RQ now,
 		"existing": True when the same request was already queued or running, "skips": for the fast
-		path, what a save runs on this DocType and it does not (``fast_path.skipped``), "title": what
+		path, what a save runs on this DocType and it does not (``Action.skips``), "title": what
 		the job is in words, "progress": its current progress message}``.
 
 	Nothing is recorded or enqueued when any argument is invalid or not permitted. Bulk Queue Settings
@@ -92,7 +99,7 @@ def enqueue_bulk(
 		selection,
 		_with_control(secrets.fingerprint_values(meta, values), rate_limit, start_at),
 	)
-	skips = fast_path.skipped(meta) if act.power else []
+	skips = act.skips(meta) if act.skips else []
 	_check_queue_reachable(queue)
 
 	access.check_rate(user)  # before waiting for the lock: a flood of starts is refused at once
@@ -133,7 +140,7 @@ def enqueue_bulk(
 			email_on_finish=frappe.utils.cint(email_on_finish) == 1,
 			rate_limit=rate_limit,
 			start_at=start_at,
-			skipped=fast_path.describe_skipped(skips),
+			skipped=describe_skipped(skips),
 		)
 		job = dispatch.lock_job(name)
 		claimed = dispatch.claim_window(job)
@@ -679,9 +686,10 @@ def _action_option(meta, act: Action, settable: list[dict]) -> dict:
 		"ptype": act.ptype,
 		"chunk_size": default_chunk_size(act),
 	}
-	if act.power:
-		option["skips"] = fast_path.skipped(meta)
-		option["refused_fields"] = fast_path.field_refusals(meta, [f["fieldname"] for f in settable])
+	if act.skips:
+		option["skips"] = act.skips(meta)
+	if act.refused_fields:
+		option["refused_fields"] = act.refused_fields(meta, [f["fieldname"] for f in settable])
 	return option
 
 

@@ -32,6 +32,8 @@ import frappe.share
 from frappe import _, _lt
 from frappe.utils import cint, cstr, flt, get_datetime, getdate, now_datetime
 
+from bulk_queue.actions.base import Action
+from bulk_queue.fields import tree_structure_fields
 from bulk_queue.transaction import callback_marks as _callback_marks
 from bulk_queue.transaction import drop_callbacks_after as _drop_callbacks_after
 
@@ -241,23 +243,6 @@ def field_refusals(meta, fieldnames) -> dict[str, str]:
 	return refused
 
 
-def tree_structure_fields(meta) -> set[str]:
-	"""The fields that hold a nested set's structure, as Frappe finds it: a DocType with ``lft`` and
-	``rgt`` (``Meta.is_nested_set``; not only those marked "Is Tree" - ERPNext's Employee is a tree on
-	``reports_to``), its parent field from the controller (``nsm_parent_field``), the DocType, or
-	Frappe's default ``parent_<doctype>``, and ``old_parent``, ``is_group``."""
-	from frappe.model.base_document import get_controller
-
-	if not (meta.get("is_tree") or meta.is_nested_set()):
-		return set()
-	parent_field = (
-		getattr(get_controller(meta.name), "nsm_parent_field", None)
-		or meta.get("nsm_parent_field")
-		or "parent_" + frappe.scrub(meta.name)
-	)
-	return {"lft", "rgt", "old_parent", "is_group", parent_field}
-
-
 def unsafe_doctypes() -> dict[str, str]:
 	"""``UNSAFE_DOCTYPES`` plus those apps declare in ``bulk_queue_fast_path_unsafe`` hooks
 	(``{"My DocType": "why"}``)."""
@@ -351,21 +336,6 @@ def skipped(meta) -> list[dict]:
 	if meta.track_changes:
 		found.append({"kind": "version", "name": _("Version history (Track Changes)"), "source": "frappe"})
 	return found
-
-
-_KINDS = {
-	"controller": _lt("Controller"),
-	"hook": _lt("Hook"),
-	"server_script": _lt("Server Script"),
-	"notification": _lt("Notification"),
-	"webhook": _lt("Webhook"),
-	"version": _lt("History"),
-}
-
-
-def describe_skipped(skips: list[dict]) -> str:
-	"""``skipped`` as lines of text (the job form keeps them)."""
-	return "\n".join(f"{_KINDS.get(s['kind'], s['kind'])}: {s['name']} ({s['source']})" for s in skips)
 
 
 def apply_batch(doctype: str, names: list[str], values: dict, user: str) -> dict[str, tuple[str, str]]:
@@ -712,3 +682,17 @@ def _sanitize(df, value):
 
 def _refuse(message: str) -> None:
 	frappe.throw(message, title=_("Set Value (fast) refused"))
+
+
+ACTION = Action(
+	"set_value_fast",
+	"write",
+	apply_one,
+	label="Set Value (fast, no controllers)",
+	needs_values=True,
+	apply_batch=apply_batch,
+	check=check,
+	power=True,
+	skips=skipped,
+	refused_fields=field_refusals,
+)

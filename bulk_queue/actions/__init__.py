@@ -1,9 +1,10 @@
 # Copyright (c) 2026, bulk_queue contributors
 # For license information, please see license.txt
-"""The actions a bulk job can apply to each record.
+"""The registry of actions a bulk job can apply to each record: the built-in ones, one module each in
+this package (``base.Action`` is the protocol they implement), and those installed apps register.
 
-Built-in actions go through the document model, so validations, hooks and permissions run. Other apps
-register more in their ``hooks.py``::
+Built-in actions go through the document model, so validations, hooks and permissions run (except the
+fast path, ``set_value_fast``, a power tool). Other apps register more in their ``hooks.py``::
 
         bulk_queue_actions = {
             "recalculate": "my_app.bulk.recalculate",  # fn(doc, values) -> None
@@ -24,103 +25,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import frappe
 from frappe import _
 
+from bulk_queue.actions import cancel, delete, save, set_value, set_value_fast, submit
+from bulk_queue.actions.base import PTYPES, Action, describe_skipped
+
+__all__ = ["Action", "available_actions", "describe_skipped", "get_action", "get_actions", "job_title"]
+
 ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
-PTYPES = ("read", "write", "submit", "cancel", "delete", "create", "amend")
 
 
-@dataclass(frozen=True)
-class Action:
-	"""One registered action: its name, the permission it needs and what it does."""
-
-	name: str
-	ptype: str
-	apply: Callable[[Any, dict], Any]
-	label: str = ""
-	needs_values: bool = False
-	needs_submittable: bool = False
-	doctypes: tuple[str, ...] = ()  # empty: any DocType
-	# Optional: apply to many records at once, fn(doctype, names, values, user) -> {name: (type, message)}
-	# for the ones that failed; the worker falls back to ``apply`` one record at a time when it raises.
-	apply_batch: Callable[[str, list[str], dict, str], dict] | None = None
-	# Optional: validate (and cast) the job's values at enqueue, fn(meta, values, user) -> values.
-	check: Callable[[Any, dict, str], dict] | None = None
-	# A power tool (it skips the document model): only System Managers and the roles Bulk Queue
-	# Settings name for it may use it.
-	power: bool = False
-	# Optional: what a dry run shows instead of running the action, fn(doc, values) -> changes
-	# [{"field", "label", "old", "new"}]; raises where the action would fail. For actions whose effects
-	# a rollback cannot undo (Delete removes files from disk).
-	preview: Callable[[Any, dict], list[dict]] | None = None
-
-	def applies_to(self, meta) -> bool:
-		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions)."""
-		if self.doctypes and meta.name not in self.doctypes:
-			return False
-		return meta.is_submittable or not self.needs_submittable
-
-
-def _save(doc, values: dict) -> None:
-	doc.save()
-
-
-def _set_value(doc, values: dict) -> None:
-	doc.update(values)
-	doc.save()
-
-
-def _submit(doc, values: dict) -> None:
-	doc.submit()
-
-
-def _cancel(doc, values: dict) -> None:
-	doc.cancel()
-
-
-def _delete(doc, values: dict) -> None:
-	frappe.delete_doc(doc.doctype, doc.name, ignore_missing=False)
-
-
-def _lazy_preview(name: str):
-	def call(*args):
-		from bulk_queue import preview
-
-		return getattr(preview, f"preview_{name}")(*args)
-
-	return call
-
-
-def _fast(name: str):
-	def call(*args):
-		from bulk_queue import fast_path
-
-		return getattr(fast_path, name)(*args)
-
-	return call
-
-
+# The built-in actions, one module each (adding one: a module with its ACTION, listed here).
 BUILTIN = {
-	"save": Action("save", "write", _save, label="Save"),
-	"set_value": Action("set_value", "write", _set_value, label="Set Value", needs_values=True),
-	"submit": Action("submit", "submit", _submit, label="Submit", needs_submittable=True),
-	"cancel": Action("cancel", "cancel", _cancel, label="Cancel", needs_submittable=True),
-	"delete": Action("delete", "delete", _delete, label="Delete", preview=_lazy_preview("delete")),
-	# Batched SQL, no controllers: see bulk_queue/fast_path.py for what it keeps and what it refuses.
-	"set_value_fast": Action(
-		"set_value_fast",
-		"write",
-		_fast("apply_one"),
-		label="Set Value (fast, no controllers)",
-		needs_values=True,
-		apply_batch=_fast("apply_batch"),
-		check=_fast("check"),
-		power=True,
-	),
+	action.name: action
+	for action in (
+		save.ACTION,
+		set_value.ACTION,
+		submit.ACTION,
+		cancel.ACTION,
+		delete.ACTION,
+		set_value_fast.ACTION,
+	)
 }
 
 

@@ -1,0 +1,73 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+"""What an action is: the protocol every bulk action implements (built-in or registered by an app).
+
+An action module holds one ``ACTION = Action(...)``. The worker calls ``apply(doc, values)`` on each
+record (the document loaded, the ``ptype`` permission checked for the requester) or, when the action has
+one, ``apply_batch(doctype, names, values, user)`` on many at once; ``check(meta, values, user)`` runs
+once per job, at enqueue, and returns the values the job keeps; a dry run calls ``preview(doc, values)``
+instead of ``apply`` when the action's effects are not undone by a rollback; ``skips(meta)`` and
+``refused_fields(meta, fieldnames)`` tell the Bulk Process dialog what a power tool does not run and
+which fields it will not set. See README, "Writing an action".
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from frappe import _lt
+
+PTYPES = ("read", "write", "submit", "cancel", "delete", "create", "amend")
+
+
+@dataclass(frozen=True)
+class Action:
+	"""One registered action: its name, the permission it needs and what it does."""
+
+	name: str
+	ptype: str
+	apply: Callable[[Any, dict], Any]
+	label: str = ""
+	needs_values: bool = False
+	needs_submittable: bool = False
+	doctypes: tuple[str, ...] = ()  # empty: any DocType
+	# Optional: apply to many records at once, fn(doctype, names, values, user) -> {name: (type, message)}
+	# for the ones that failed; the worker falls back to ``apply`` one record at a time when it raises.
+	apply_batch: Callable[[str, list[str], dict, str], dict] | None = None
+	# Optional: validate (and cast) the job's values at enqueue, fn(meta, values, user) -> values.
+	check: Callable[[Any, dict, str], dict] | None = None
+	# A power tool (it skips the document model): only System Managers and the roles Bulk Queue
+	# Settings name for it may use it.
+	power: bool = False
+	# Optional: what a dry run shows instead of running the action, fn(doc, values) -> changes
+	# [{"field", "label", "old", "new"}]; raises where the action would fail. For actions whose effects
+	# a rollback cannot undo (Delete removes files from disk).
+	preview: Callable[[Any, dict], list[dict]] | None = None
+	# Optional, for power tools: what a save runs on a DocType and the action does not,
+	# fn(meta) -> [{"kind", "name", "source"}], and the fields it refuses, fn(meta, fieldnames) ->
+	# {fieldname: why}. The dialog, the API answer and the job record show them.
+	skips: Callable[[Any], list[dict]] | None = None
+	refused_fields: Callable[[Any, list[str]], dict[str, str]] | None = None
+
+	def applies_to(self, meta) -> bool:
+		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions)."""
+		if self.doctypes and meta.name not in self.doctypes:
+			return False
+		return meta.is_submittable or not self.needs_submittable
+
+
+_KINDS = {
+	"controller": _lt("Controller"),
+	"hook": _lt("Hook"),
+	"server_script": _lt("Server Script"),
+	"notification": _lt("Notification"),
+	"webhook": _lt("Webhook"),
+	"version": _lt("History"),
+}
+
+
+def describe_skipped(skips: list[dict]) -> str:
+	"""An action's ``skips`` as lines of text (the job record keeps them)."""
+	return "\n".join(f"{_KINDS.get(s['kind'], s['kind'])}: {s['name']} ({s['source']})" for s in skips)

@@ -128,6 +128,6 @@ def _log_clearing_days() -> int:
 
 
 def _own_doctypes() -> tuple[str, ...]:
-	from bulk_queue.api.bulk import OWN_DOCTYPES
+	from bulk_queue.request import OWN_DOCTYPES
 
 	return OWN_DOCTYPES

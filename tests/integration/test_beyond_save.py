@@ -23,6 +23,7 @@ from bulk_queue.api.bulk import get_bulk_options, preview_bulk
 from bulk_queue.secrets import MASK
 
 from .conftest import (
+	BENCH,
 	_insert_rows,
 	assert_exactly_once,
 	counters,
@@ -32,6 +33,7 @@ from .conftest import (
 	make_records,
 	wait_for_job,
 	wait_until,
+	write_atomically,
 )
 
 DEAL = "BQ Deal"
@@ -253,6 +255,84 @@ def test_what_the_fast_path_skips_is_named(site):
 	stored = frappe.db.get_value("Bulk Queue Job", result["bulk_job"], "skipped")
 	assert "BQDeal.validate (bulk_queue_fixtures)" in stored
 	assert "deal_on_update" in stored
+
+
+# -- Server Scripts -------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def server_script(site):
+	"""``server_script(event, script)``: a DocType Event Server Script on BQ Deal, with Server Scripts
+	enabled in common_site_config.json (the only place Frappe v15 reads that switch) for this test."""
+	path = BENCH / "sites" / "common_site_config.json"
+	original = path.read_text()
+	write_atomically(path, json.dumps({**json.loads(original), "server_script_enabled": 1}, indent=1))
+	created = []
+
+	def make(event: str, script: str) -> str:
+		doc = frappe.get_doc(
+			{
+				"doctype": "Server Script",
+				"name": f"BQ Deal {event} {uuid.uuid4().hex[:6]}",
+				"script_type": "DocType Event",
+				"reference_doctype": DEAL,
+				"doctype_event": event,
+				"script": script,
+			}
+		).insert(ignore_permissions=True)
+		frappe.db.commit()
+		created.append(doc.name)
+		return doc.name
+
+	try:
+		yield make
+	finally:
+		frappe.db.rollback()
+		for name in created:
+			frappe.delete_doc("Server Script", name, ignore_permissions=True, force=True)
+		frappe.db.commit()
+		write_atomically(path, original)
+
+
+def test_a_server_script_is_named_among_what_the_fast_path_skips(server_script):
+	"""An enabled "Before Save" Server Script on the DocType is listed, by name, as skipped."""
+	name = server_script("Before Save", "doc.note = (doc.note or '') + '!'")
+	fast = next(a for a in get_bulk_options(DEAL)["actions"] if a["name"] == "set_value_fast")
+	assert ("server_script", name, "Server Script") in {
+		(s["kind"], s["name"], s["source"]) for s in fast["skips"]
+	}
+
+
+def test_a_dry_run_runs_server_scripts_but_sends_nothing_they_enqueue(server_script):
+	"""A "Before Save" Server Script that recomputes the permlevel-1 Margin and enqueues a background
+	job: the dry run shows the script's change to a System Manager, keeps Margin from a user who may not
+	read it, and nothing reaches the queue."""
+	from frappe.utils.background_jobs import get_queue
+
+	server_script(
+		"Before Save",
+		"doc.margin = 4242\nfrappe.enqueue('frappe.ping', queue='short')",
+	)
+	user = ensure_user(f"bq-deal-script-{uuid.uuid4().hex[:8]}@example.com", ["Blogger"])
+	_, names = make_deals(2, owner=user)
+
+	def queued() -> int:
+		return sum(len(get_queue(q)) for q in ("short", "default", "long"))
+
+	before = queued()
+	mine = preview_bulk(doctype=DEAL, action="set_value", ids=names, values={"note": "n2"})
+	frappe.set_user(user)
+	try:
+		theirs = preview_bulk(doctype=DEAL, action="set_value", ids=names, values={"note": "n2"})
+	finally:
+		frappe.set_user("Administrator")
+	assert queued() == before, "a job the Server Script enqueued reached the queue"
+	assert mine["would_fail"] == 0 and theirs["would_fail"] == 0
+	for record in mine["records"]:
+		margin = [c["new"] for c in record["changes"] if c["field"] == "margin"]
+		assert margin == [4242], record
+	for record in theirs["records"]:
+		assert "margin" not in {c["field"] for c in record["changes"]}, record
 
 
 # -- passwords ------------------------------------------------------------------------------------

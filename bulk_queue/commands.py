@@ -299,7 +299,7 @@ def _site_name(context) -> str:
 
 def _active() -> tuple[str, ...]:
 	"""Statuses of a job that has not ended (a paused one is waited for too: it ends after a resume)."""
-	from bulk_queue.dispatch import OPEN
+	from bulk_queue.states import OPEN
 
 	return OPEN
 

@@ -20,7 +20,7 @@ from typing import Any
 import frappe
 
 from bulk_queue.api import bulk as api
-from bulk_queue.dispatch import ACTIVE
+from bulk_queue.states import ACTIVE
 
 
 def enqueue(

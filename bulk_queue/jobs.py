@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 import frappe
 from frappe import _
 
-from bulk_queue import access, dispatch, progress
+from bulk_queue import access, dispatch, lifecycle, progress
 from bulk_queue.actions import describe_skipped
 from bulk_queue.utils.selection import chunk_count
 
@@ -125,7 +125,7 @@ def retry_failed(bulk_job: str, user: str) -> int:
 	lock = _lock_user(user)
 	try:
 		_check_start_limits(user)
-		retried = dispatch.retry_failed(bulk_job)
+		retried = lifecycle.retry_failed(bulk_job)
 		if retried:
 			access.count_start(user)
 	finally:

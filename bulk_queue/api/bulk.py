@@ -10,7 +10,7 @@ from typing import Any
 import frappe
 from frappe import _
 
-from bulk_queue import access, dispatch, fields, jobs, progress, request, settings
+from bulk_queue import access, dispatch, fields, jobs, lifecycle, progress, request, settings
 from bulk_queue import filters as selection_filters
 from bulk_queue.actions import Action, available_actions, get_action
 from bulk_queue.request import OWN_DOCTYPES, default_chunk_size
@@ -121,7 +121,7 @@ def cancel_bulk_job(bulk_job: str | None = None) -> dict:
 	Queued chunks never run; running chunks stop at their next commit, rolling back what they had not
 	committed. Returns the job's status and counters.
 	"""
-	return _steer(bulk_job, dispatch.cancel_job)
+	return _steer(bulk_job, lifecycle.cancel_job)
 
 
 @frappe.whitelist(methods=["POST"])
@@ -131,7 +131,7 @@ def pause_bulk_job(bulk_job: str | None = None) -> dict:
 	Nothing of it stays on the queue; running chunks stop at their next commit, keeping what they
 	committed. Status Paused until ``resume_bulk_job``; worker and Redis restarts do not wake it.
 	Returns the job's status and counters."""
-	return _steer(bulk_job, dispatch.pause_job)
+	return _steer(bulk_job, lifecycle.pause_job)
 
 
 @frappe.whitelist(methods=["POST"])
@@ -142,7 +142,7 @@ def resume_bulk_job(bulk_job: str | None = None) -> dict:
 
 
 def _resume(bulk_job: str) -> frappe._dict:
-	job = dispatch.resume_job(bulk_job)
+	job = lifecycle.resume_job(bulk_job)
 	if job.status in dispatch.OPEN:
 		recovery.check_job(bulk_job, throttle=False)  # a chunk whose run died while it was paused
 	return job

@@ -26,7 +26,7 @@ import frappe
 from frappe.utils import now_datetime
 from rq.timeouts import JobTimeoutException
 
-from bulk_queue import access, completion, dispatch, progress, secrets, settings, throttle
+from bulk_queue import access, completion, dispatch, lifecycle, progress, secrets, settings, throttle
 from bulk_queue.actions import get_action
 from bulk_queue.tasks import recovery
 from bulk_queue.transaction import callback_marks, drop_callbacks_after
@@ -742,7 +742,7 @@ class ChunkRunner:
 		)
 		following = self._claim_continuation(job) if final and not paused and self._may_continue() else None
 		claimed = dispatch.claim_window(job) if final else []
-		finished = dispatch.finish_if_done(self.job.name) if final else None
+		finished = lifecycle.finish_if_done(self.job.name) if final else None
 		try:
 			frappe.db.commit()
 		except Exception as e:

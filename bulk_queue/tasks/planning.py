@@ -27,7 +27,7 @@ import frappe
 from frappe import _
 from frappe.utils import cstr, now_datetime
 
-from bulk_queue import access, completion, dispatch, progress, settings
+from bulk_queue import access, completion, dispatch, lifecycle, progress, settings
 from bulk_queue.actions import get_action, job_title
 from bulk_queue.filters import read_page
 from bulk_queue.tasks.bulk import run_after_planning
@@ -108,7 +108,7 @@ class Planner:
 			return False
 		message = frappe.utils.strip_html_tags(str(error)) or type(error).__name__
 		frappe.local.message_log = []
-		dispatch.fail_job(
+		lifecycle.fail_job(
 			self.bulk_job,
 			_("Selecting the records failed after {0} tries: {1}").format(failures, message)
 			if not fatal
@@ -178,7 +178,7 @@ class Planner:
 		frappe.db.set_value(JOB, self.bulk_job, update, update_modified=False)
 		job.update(update)
 		claimed = dispatch.claim_window(job)
-		finished = dispatch.finish_if_done(self.bulk_job) if last_page else None
+		finished = lifecycle.finish_if_done(self.bulk_job) if last_page else None
 		frappe.db.commit()
 
 		dispatch.enqueue_chunks(job, claimed)

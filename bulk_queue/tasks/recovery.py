@@ -26,7 +26,7 @@ from frappe.utils.background_jobs import get_job, get_redis_conn
 from rq.job import JobStatus
 from rq.worker import Worker
 
-from bulk_queue import completion, dispatch, progress, settings
+from bulk_queue import completion, dispatch, lifecycle, progress, settings
 
 RECOVER = "bulk_queue.tasks.recovery.recover"
 # Seconds a Queued chunk whose RQ job is missing waits before re-enqueueing (covers the moment between
@@ -74,7 +74,7 @@ def recover() -> dict:
 		stats["failed_records"] += poisoned
 	# Paused jobs are not recovered; a try that slipped onto the queue as they paused is removed.
 	for job in frappe.get_all("Bulk Queue Job", {"status": "Paused"}, ["name", "queue"]):
-		dispatch.drop_queued_of(job)
+		lifecycle.drop_queued_of(job)
 	stats["ends_handled"] = completion.sweep()
 	return stats
 
@@ -89,7 +89,7 @@ def start_due() -> int:
 	)
 	for bulk_job in due:
 		try:
-			if dispatch.start_scheduled(bulk_job):
+			if lifecycle.start_scheduled(bulk_job):
 				started += 1
 				progress.publish(bulk_job, force=True)
 		except Exception:
@@ -152,7 +152,7 @@ def recover_job(bulk_job: str) -> tuple[int, int]:
 		requeue.append(row)
 
 	claimed = dispatch.claim_window(job)
-	finished = dispatch.finish_if_done(bulk_job)
+	finished = lifecycle.finish_if_done(bulk_job)
 	frappe.db.commit()
 	if finished:
 		completion.after_end(bulk_job)

@@ -25,7 +25,7 @@ from .conftest import (
 def quiet_queues():
 	"""Chains yield to any other work on the queue, so start from empty queues: earlier tests leave
 	bulk jobs Queued without workers, and recovery would put their chunks back on the queue."""
-	from bulk_queue.dispatch import cancel_job
+	from bulk_queue.lifecycle import cancel_job
 
 	for name in frappe.get_all(
 		"Bulk Queue Job", {"status": ("in", ("Planning", "Queued", "Running"))}, pluck="name"

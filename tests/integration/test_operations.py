@@ -264,7 +264,7 @@ def test_log_clearing_removes_old_finished_jobs_with_their_rows_only(workers):
 	assert frappe.db.exists("Bulk Queue Job", recent) and frappe.db.exists("Bulk Queue Job", active)
 	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": recent}) == 1
 	assert frappe.db.count("Bulk Queue Chunk", {"bulk_job": recent}) == 1
-	from bulk_queue.dispatch import cancel_job
+	from bulk_queue.lifecycle import cancel_job
 
 	cancel_job(active)
 

@@ -166,7 +166,7 @@ def test_planner_that_cannot_select_fails_the_job_with_the_reason(workers, site_
 	assert done.status == "Failed", dict(done)
 	assert "could not be selected" in done.error
 	assert set(counters(tag).values()) == {0}
-	from bulk_queue.dispatch import retry_failed
+	from bulk_queue.lifecycle import retry_failed
 
 	with pytest.raises(frappe.ValidationError, match="start a new job"):
 		retry_failed(job)

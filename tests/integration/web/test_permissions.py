@@ -86,10 +86,10 @@ def _refused(response, status: int, words: str, before: dict | None = None) -> N
 
 
 def _cancel(job: str) -> None:
-	from bulk_queue import dispatch
+	from bulk_queue import lifecycle
 
 	frappe.db.rollback()
-	dispatch.cancel_job(job)
+	lifecycle.cancel_job(job)
 	frappe.db.commit()
 
 

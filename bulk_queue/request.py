@@ -113,10 +113,7 @@ def parse(
 	rate_limit = _validate_rate_limit(rate_limit)
 	start_at = _validate_start_at(start_at)
 	parsed_filters = matching = None
-	if filters is not None and filters != "":
-		# Filters select; empty filters select every record the caller can read, like the list view.
-		if ids not in (None, "", "[]", []):
-			frappe.throw(_("Give either ids or filters, not both."), title=_("Invalid Selection"))
+	if _by_filters(ids, filters):
 		parsed_filters = selection_filters.parse_filters(filters, doctype)
 		matching, names = _select_by_filters(doctype, parsed_filters)
 	else:
@@ -153,9 +150,7 @@ def parse_preview(
 	"""Check a dry-run request: the same checks as a start, and the sample size."""
 	doctype, act, values = _validate_request(doctype, action, values, user)
 	size = _validate_sample(sample)
-	if filters is not None and filters != "":
-		if ids not in (None, "", "[]", []):
-			frappe.throw(_("Give either ids or filters, not both."), title=_("Invalid Selection"))
+	if _by_filters(ids, filters):
 		parsed = selection_filters.parse_filters(filters, doctype)
 		total = selection_filters.count_matching(doctype, parsed)
 		if not total:
@@ -167,6 +162,16 @@ def parse_preview(
 		names = _parse_ids(ids)
 		total, names = len(names), names[:size]
 	return PreviewRequest(user=user, doctype=doctype, action=act, values=values, names=names, total=total)
+
+
+def _by_filters(ids: Any, filters: Any) -> bool:
+	"""Whether the request selects by filters (empty filters select every record the caller can read,
+	like the list view) rather than by names; both at once is refused."""
+	if filters is None or filters == "":
+		return False
+	if ids not in (None, "", "[]", []):
+		frappe.throw(_("Give either ids or filters, not both."), title=_("Invalid Selection"))
+	return True
 
 
 def _validate_request(doctype: Any, action: Any, values: Any, user: str):

@@ -274,7 +274,6 @@ class ChunkRunner:
 		self.idx = row.done_upto
 		self.transient_failures = {}
 		self.forced_failures = {}
-		self.counted = None
 		# Batch actions: records before this index go one at a time (their batch failed), and how
 		# often the batch starting at an index lost its transaction.
 		self.one_by_one_until = -1
@@ -487,7 +486,7 @@ class ChunkRunner:
 		if not job or not self._owns(row):
 			frappe.db.rollback()
 			self._refuse_commits()
-		if job.status not in dispatch.ACTIVE and job.status not in dispatch.WAITING:
+		if job.status not in dispatch.OPEN:
 			try:
 				self._stop_cancelled()
 			except _Stop:

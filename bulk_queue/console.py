@@ -19,6 +19,8 @@ from typing import Any
 
 import frappe
 
+from bulk_queue import jobs as jobs_
+from bulk_queue import request
 from bulk_queue.api import bulk as api
 from bulk_queue.states import ACTIVE
 
@@ -47,9 +49,16 @@ def enqueue(
 	Raises:
 		frappe.ValidationError: (or PermissionError) on bad input; nothing is recorded then.
 	"""
-	result = api.enqueue_bulk(
-		doctype=doctype, action=action, ids=ids, filters=filters, values=values, **options
+	req = request.parse(
+		user=frappe.session.user,
+		doctype=doctype,
+		action=action,
+		ids=ids,
+		filters=filters,
+		values=values,
+		**options,
 	)
+	result = jobs_.start(req)
 	frappe.db.commit()
 	return result["bulk_job"]
 
@@ -105,9 +114,18 @@ def preview(
 ) -> dict:
 	"""Dry run on the first ``sample`` records: what would change and what would fail; nothing is
 	written (see ``bulk_queue.api.bulk.preview_bulk``)."""
-	return api.preview_bulk(
-		doctype=doctype, action=action, ids=ids, filters=filters, values=values, sample=sample
+	from bulk_queue import preview as dry_run
+
+	req = request.parse_preview(
+		user=frappe.session.user,
+		doctype=doctype,
+		action=action,
+		ids=ids,
+		filters=filters,
+		values=values,
+		sample=sample,
 	)
+	return dry_run.run_request(req)
 
 
 def pause(bulk_job: str) -> dict:

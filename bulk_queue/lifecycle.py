@@ -2,26 +2,28 @@
 # For license information, please see license.txt
 """The job's life after it is recorded: every change of its status but the first.
 
-Each function takes the job's row lock (``dispatch.lock_job``: the job row first, then its chunk rows -
-the one lock order of the app), checks the status it starts from, changes it and commits; what must
-happen next is done through the RQ layer below (``dispatch``: the window, enqueueing, dropping RQ jobs,
-the planner) or left to the caller. Workers, recovery, the planner, the API and the commands call this
-module; it calls none of them.
+Each function below takes (or is called holding) the job's row lock (``dispatch.lock_job``: the job
+row first, then its chunk rows - the one lock order of the app), checks with ``TRANSITIONS`` that the
+change it makes is one of these, makes it and commits (or leaves the commit to its caller, where it
+says so); what must happen next is done through the RQ layer below (``dispatch``: the window,
+enqueueing, dropping RQ jobs, the planner) or left to the caller. Workers, recovery, the planner, the
+API and the commands call this module; it calls none of them.
 
     from                             to                                        by
     (new)                            Scheduled | Planning | Queued             dispatch.create_job
     Scheduled                        Planning | Queued                         start_scheduled
-    Queued                           Running                                   the first chunk (tasks/bulk.py)
-    Planning                         Queued | Running                          the planner's last page (tasks/planning.py)
+    Queued                           Running                                   mark_started (a chunk's first try)
+    Planning                         Queued | Running                          planned (the planner's last page)
     Planning | Queued | Running      Paused                                    pause_job
     Paused                           Planning | Queued | Running               resume_job
     Scheduled | Planning | Queued |  Cancelled                                 cancel_job
       Running | Paused
     Planning | Queued | Running      Failed (the records could not be selected) fail_job
-    Planning | Queued | Running      Completed | Completed with Errors | Failed finish_if_done
+    Queued | Running                 Completed | Completed with Errors | Failed finish_if_done
     Completed with Errors | Failed   Queued (its failures only)                retry_failed
 
-The status names and their groups are in ``states.py``.
+``TRANSITIONS`` is this table as the code checks it. The status names and their groups are in
+``states.py``.
 """
 
 from __future__ import annotations
@@ -32,6 +34,32 @@ from frappe.utils import now_datetime
 from bulk_queue import completion, dispatch, settings
 from bulk_queue.states import ACTIVE, OPEN
 from bulk_queue.utils.selection import chunked
+
+ENDED_BY_RECORDS = ("Completed", "Completed with Errors", "Failed")
+
+# by: (from, to) - the table above, as every function below checks it.
+TRANSITIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+	"start_scheduled": (("Scheduled",), ("Planning", "Queued")),
+	"mark_started": (("Queued",), ("Running",)),
+	"planned": (("Planning",), ("Queued", "Running")),
+	"pause_job": (ACTIVE, ("Paused",)),
+	"resume_job": (("Paused",), ACTIVE),
+	"cancel_job": (OPEN, ("Cancelled",)),
+	"fail_job": (ACTIVE, ("Failed",)),
+	"finish_if_done": (("Queued", "Running"), ENDED_BY_RECORDS),
+	"retry_failed": (("Completed with Errors", "Failed"), ("Queued",)),
+}
+
+
+class InvalidTransition(frappe.ValidationError):
+	"""A status change the table does not have: a bug in the caller, never the user's input."""
+
+
+def check_transition(by: str, current: str, new: str) -> None:
+	"""Raise ``InvalidTransition`` unless ``by`` may move a job from ``current`` to ``new``."""
+	allowed_from, allowed_to = TRANSITIONS[by]
+	if current not in allowed_from or new not in allowed_to:
+		raise InvalidTransition(f"{by} may not move a Bulk Queue Job from {current} to {new}")
 
 
 def finish_if_done(bulk_job: str) -> str | None:
@@ -55,6 +83,7 @@ def finish_if_done(bulk_job: str) -> str | None:
 	if open_chunks:
 		return None
 	status = final_status(counts)
+	check_transition("finish_if_done", counts.status, status)
 	frappe.db.sql(
 		f"update `tab{dispatch.JOB}` set status=%s, ended_at=%s where name=%s",
 		(status, now_datetime(), bulk_job),
@@ -83,6 +112,7 @@ def cancel_job(bulk_job: str) -> frappe._dict:
 	if job.status not in OPEN:
 		frappe.db.rollback()
 		return job
+	check_transition("cancel_job", job.status, "Cancelled")
 	now = now_datetime()
 	planner = (
 		frappe.db.get_value(dispatch.JOB, bulk_job, "plan_rq_job_id") if job.status == "Planning" else None
@@ -124,6 +154,7 @@ def start_scheduled(bulk_job: str) -> bool:
 		frappe.db.rollback()
 		return False
 	status = details.paused_from if details.paused_from in ACTIVE else "Queued"
+	check_transition("start_scheduled", job.status, status)
 	frappe.db.sql(
 		f"update `tab{dispatch.JOB}` set status=%s, paused_from=null where name=%s", (status, bulk_job)
 	)
@@ -154,6 +185,7 @@ def pause_job(bulk_job: str) -> frappe._dict:
 			).format(bulk_job, frappe._(job.status)),
 			title=frappe._("Cannot Pause"),
 		)
+	check_transition("pause_job", job.status, "Paused")
 	now = now_datetime()
 	queued = frappe.db.sql(
 		f"select name, rq_job_id from `tab{dispatch.CHUNK}` where bulk_job=%s and status='Queued' for update",
@@ -209,6 +241,7 @@ def resume_job(bulk_job: str) -> frappe._dict:
 		)
 	paused_from = frappe.db.get_value(dispatch.JOB, bulk_job, "paused_from")
 	status = paused_from if paused_from in ACTIVE else ("Running" if job.started_at else "Queued")
+	check_transition("resume_job", job.status, status)
 	frappe.db.sql(
 		f"update `tab{dispatch.JOB}` set status=%s, paused_from=null, paused_at=null where name=%s",
 		(status, bulk_job),
@@ -239,10 +272,41 @@ def resume_job(bulk_job: str) -> frappe._dict:
 	return job
 
 
+def mark_started(job: frappe._dict) -> bool:
+	"""A chunk's try starts: a Queued job becomes Running, and any job not started yet gets its start
+	time (one still Planning stays Planning: ``planned`` makes it Running). Caller holds the job's row
+	lock and commits. Returns whether the job became Running."""
+	became_running = job.status == "Queued"
+	if job.status not in ("Planning", "Running"):
+		check_transition("mark_started", job.status, "Running")  # of the rest, only Queued may start
+	if became_running or not job.started_at:
+		job.started_at = job.started_at or now_datetime()
+		frappe.db.sql(
+			f"""update `tab{dispatch.JOB}` set status=if(status='Queued', 'Running', status),
+			started_at=coalesce(started_at, %s) where name=%s""",
+			(job.started_at, job.name),
+		)
+	if became_running:
+		job.status = "Running"
+	return became_running
+
+
+def planned(job: frappe._dict, title: str) -> str:
+	"""The planner has selected every record of a Planning job (its total is known): from now on it
+	is an ordinary job, Running when a chunk has started, else Queued, and titled ``title``. Caller
+	holds the job's row lock and commits. Returns the new status."""
+	status = "Running" if job.started_at else "Queued"
+	check_transition("planned", job.status, status)
+	frappe.db.set_value(dispatch.JOB, job.name, {"status": status, "title": title}, update_modified=False)
+	job.update(status=status, title=title)
+	return status
+
+
 def fail_job(bulk_job: str, error: str) -> None:
 	"""End an active job as Failed with ``error`` (its planner could not select the records): chunks
 	not started never run, running ones stop at their next commit. Caller holds the job's row lock
 	and commits; the job's queued RQ jobs are dropped after."""
+	check_transition("fail_job", frappe.db.get_value(dispatch.JOB, bulk_job, "status"), "Failed")
 	now = now_datetime()
 	queued = frappe.db.sql_list(
 		f"""select rq_job_id from `tab{dispatch.CHUNK}` where bulk_job=%s and status in ('Pending', 'Queued')
@@ -270,7 +334,8 @@ def retry_failed(bulk_job: str) -> int:
 	job = dispatch.lock_job(bulk_job)
 	if not job:
 		frappe.throw(frappe._("Bulk Queue Job {0} not found").format(bulk_job), frappe.DoesNotExistError)
-	if job.status not in ("Completed with Errors", "Failed"):
+	if job.status not in TRANSITIONS["retry_failed"][0]:
+		frappe.db.rollback()
 		frappe.throw(
 			frappe._("Only failures of a finished job can be retried; Bulk Queue Job {0} is {1}.").format(
 				bulk_job, frappe._(job.status)
@@ -310,6 +375,7 @@ def retry_failed(bulk_job: str) -> int:
 		bulk_job, chunked(names, size), owner=job.user or frappe.session.user, first_no=last_no + 1
 	)
 	# A cancelled job's never-run records are not failures; only the failed ones are retried here.
+	check_transition("retry_failed", job.status, "Queued")
 	frappe.db.sql(
 		f"""update `tab{dispatch.JOB}` set status='Queued', ended_at=null, notified=0, processed=processed-%s,
 			failed=failed-%s, chunks=chunks+%s, total=total-%s+%s where name=%s""",

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import threading
 from contextlib import contextmanager
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import frappe
 from frappe import _
@@ -32,6 +32,9 @@ from frappe.model import default_fields, table_fields
 from bulk_queue import secrets
 from bulk_queue.transaction import callback_marks, drop_callbacks_after
 
+if TYPE_CHECKING:
+	from bulk_queue.request import PreviewRequest
+
 # Fields every save changes: not what the user wants to review.
 _NOISE = frozenset({*default_fields, "_user_tags", "_comments", "_assign", "_liked_by", "_seen"})
 _MAX_TEXT = 140
@@ -39,6 +42,12 @@ _MAX_TEXT = 140
 
 class DryRunCommitError(frappe.ValidationError):
 	"""The action committed or rolled back by itself: a dry run cannot show (or undo) its effect."""
+
+
+def run_request(req: PreviewRequest) -> dict:
+	"""Dry-run a parsed request (``request.parse_preview``): ``run`` on its sample, with the number of
+	records it selects as ``total``."""
+	return {**run(req.doctype, req.action, req.names, req.values), "total": req.total}
 
 
 def run(doctype: str, act, names: list[str], values: dict) -> dict:

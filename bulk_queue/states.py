@@ -10,7 +10,7 @@
 A job is Planning while a background planner still selects its records (its chunks may already run),
 Queued until its first chunk starts, Running after. Scheduled waits for its start time and Paused for
 a resume: not ended, but nothing of it is on RQ (recovery leaves both alone). The changes themselves
-are made under the job's row lock in ``dispatch.py``; this module only names the groups, so that the
+are made under the job's row lock in ``lifecycle.py`` (its table says which); this module only names the groups, so that the
 lowest layers (progress, the DocType) can ask about a status without importing the ones that change it.
 """
 

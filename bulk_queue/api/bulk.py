@@ -111,7 +111,7 @@ def preview_bulk(
 		values=values,
 		sample=sample,
 	)
-	return {**preview.run(req.doctype, req.action, req.names, req.values), "total": req.total}
+	return preview.run_request(req)
 
 
 @frappe.whitelist(methods=["POST"])

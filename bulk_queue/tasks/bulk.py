@@ -159,7 +159,7 @@ class ChunkRunner:
 		if not row:
 			frappe.db.rollback()
 			return False
-		became_running = self._mark_started(job, now_datetime())
+		became_running = lifecycle.mark_started(job)
 		frappe.db.commit()
 		if row.replaces:
 			dispatch.drop_rq_jobs([row.replaces])
@@ -231,7 +231,7 @@ class ChunkRunner:
 				heartbeat=%s, worker=%s, modified=%s where name=%s""",
 			(self.epoch, now, now, _worker_label(), now, self.chunk),
 		)
-		became_running = self._mark_started(job, now)
+		became_running = lifecycle.mark_started(job)
 		frappe.db.commit()
 
 		self._start(job)
@@ -239,18 +239,6 @@ class ChunkRunner:
 		if became_running:
 			progress.publish(bulk_job, force=True)
 		return True
-
-	def _mark_started(self, job: frappe._dict, now) -> bool:
-		"""Mark the job Running (and started) as its first chunk starts; whether it became Running."""
-		became_running = job.status == "Queued"
-		if became_running or not job.started_at:
-			# A job still Planning stays Planning (its planner makes it Running), but it has started.
-			frappe.db.sql(
-				f"""update `tab{JOB}` set status=if(status='Queued', 'Running', status),
-				started_at=coalesce(started_at, %s) where name=%s""",
-				(now, job.name),
-			)
-		return became_running
 
 	def _start(self, job: frappe._dict) -> None:
 		"""Take on ``job`` for this run: its values, action, deadline and user."""

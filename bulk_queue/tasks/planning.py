@@ -164,11 +164,7 @@ class Planner:
 			"plan_heartbeat": now,
 		}
 		handover = None
-		if last_page:
-			# The total is known: the job is an ordinary one from now on.
-			update["status"] = "Running" if job.started_at else "Queued"
-			update["title"] = _final_title(job, job.total + len(names))
-		elif time.monotonic() + max(10.0, 3 * self.slowest_page) >= self.hard_deadline:
+		if not last_page and time.monotonic() + max(10.0, 3 * self.slowest_page) >= self.hard_deadline:
 			# Well before the RQ timeout kills it: a fresh try goes on from the watermark.
 			handover = self.token + 1
 			update |= {
@@ -177,6 +173,9 @@ class Planner:
 			}
 		frappe.db.set_value(JOB, self.bulk_job, update, update_modified=False)
 		job.update(update)
+		if last_page:
+			# The total is known: the job is an ordinary one from now on.
+			lifecycle.planned(job, _final_title(job, job.total))
 		claimed = dispatch.claim_window(job)
 		finished = lifecycle.finish_if_done(self.bulk_job) if last_page else None
 		frappe.db.commit()

@@ -12,7 +12,7 @@ arguments again.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from functools import cached_property
 from typing import Any
 
@@ -412,17 +412,20 @@ def _validate_rate_limit(rate_limit: Any) -> float | None:
 
 
 def _validate_start_at(start_at: Any):
-	"""A start time in the site's time zone (naive, as Frappe stores datetimes), or None for now."""
-	from datetime import timedelta
+	"""A start time in the site's time zone (naive, as Frappe stores datetimes), or None for now.
 
+	Takes a ``datetime`` (naive: site time; aware: any zone), a ``date`` (its midnight, site time), or a
+	string Frappe reads as one (``2026-12-01 01:00:00``, ISO 8601 with or without an offset)."""
 	from frappe.utils import add_to_date, convert_utc_to_system_timezone, get_datetime, now_datetime
 
 	if start_at in (None, ""):
 		return None
 	try:
-		when = get_datetime(start_at) if isinstance(start_at, str) else None
+		when = get_datetime(start_at.strip()) if isinstance(start_at, str) else None
 	except Exception:
 		when = None
+	if isinstance(start_at, date):  # a datetime is a date too
+		when = get_datetime(start_at)
 	if when is None:
 		frappe.throw(
 			_("start_at must be a date and time, like 2026-12-01 01:00:00."), title=_("Invalid Start Time")

@@ -124,6 +124,47 @@ def test_start_at_waits_as_scheduled_then_runs(workers):
 	assert_exactly_once(tag, done)
 
 
+def test_start_at_takes_datetimes_dates_and_iso_strings_with_an_offset():
+	"""What console and app callers pass: a naive datetime (site time), an aware one in another zone,
+	a date (its midnight), an ISO string with an offset - each stored as the same instant in site time.
+	Text that is no time is refused with nothing recorded."""
+	from datetime import datetime, timedelta, timezone
+	from zoneinfo import ZoneInfo
+
+	from frappe.utils import add_to_date, get_system_timezone, now_datetime
+
+	site_zone = ZoneInfo(get_system_timezone())
+	in_an_hour = add_to_date(now_datetime(), hours=1).replace(microsecond=0)
+	aware = in_an_hour.replace(tzinfo=site_zone).astimezone(ZoneInfo("Asia/Kolkata"))
+	as_utc = in_an_hour.replace(tzinfo=site_zone).astimezone(timezone.utc)
+	tomorrow = (now_datetime() + timedelta(days=1)).date()
+	cases = {
+		"naive datetime": (in_an_hour, in_an_hour),
+		"aware datetime": (aware, in_an_hour),
+		"ISO string with an offset": (as_utc.isoformat(), in_an_hour),
+		"ISO string with Z": (as_utc.strftime("%Y-%m-%dT%H:%M:%SZ"), in_an_hour),
+		"date": (tomorrow, datetime.combine(tomorrow, datetime.min.time())),
+	}
+	for label, (given, expected) in cases.items():
+		_, names = make_records(2)
+		job = enqueue(doctype="BQ Test Record", action="save", ids=names, start_at=given)["bulk_job"]
+		frappe.db.commit()
+		row = _job(job)
+		assert row.status == "Scheduled", label
+		assert row.start_at == expected, (label, row.start_at, expected)
+		cancel_bulk_job(job)
+	before = frappe.db.count("Bulk Queue Job")
+	for bad in ("tomorrow-ish", 12, ["2026-12-01"]):
+		try:
+			enqueue(doctype="BQ Test Record", action="save", ids=make_records(1)[1], start_at=bad)
+		except frappe.ValidationError as e:
+			assert "start_at" in str(e), e
+		else:
+			raise AssertionError(f"{bad!r} accepted")
+		frappe.db.rollback()
+	assert frappe.db.count("Bulk Queue Job") == before
+
+
 def test_a_small_job_is_not_stuck_behind_a_big_one(workers):
 	"""While a 20,000-record job keeps two workers busy, a 100-record job started on the same queue
 	gets its first record processed within 10 s (its first chunk goes to the head of the queue, and

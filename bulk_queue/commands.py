@@ -40,7 +40,11 @@ def bulk_queue_group():
 @click.option("--filters", help='frappe.get_list filters as JSON, e.g. \'{"status": "Open"}\'')
 @click.option("--values", help='fields to set as JSON, e.g. \'{"status": "Closed"}\'')
 @click.option("--chunk-size", type=int, help="records per chunk job (default 200)")
-@click.option("--queue", type=click.Choice(["short", "default", "long"]), help="RQ queue (default: default)")
+@click.option(
+	"--queue",
+	help="RQ queue: short, default, long, or one configured under workers in common_site_config.json "
+	"(default: Bulk Queue Settings' Default Queue)",
+)
 @click.option(
 	"--user", default="Administrator", show_default=True, help="run as this user, with their permissions"
 )
@@ -373,9 +377,11 @@ def _watch(job: str, context) -> int:
 	tty = sys.stdout.isatty()
 	queue = frappe.db.get_value("Bulk Queue Job", job, "queue")
 	if not _workers_running(queue):
+		start = "`bench worker` (or `bench start`)" if queue in ("short", "default", "long") else ""
+		start = start or f"`bench worker --queue {queue}`"
 		click.secho(
 			f"No worker is listening on the '{queue}' queue, so the job will wait. Start one in another "
-			"terminal with `bench worker` (or `bench start`); the job starts as soon as one runs.",
+			f"terminal with {start}; the job starts as soon as one runs.",
 			fg="yellow",
 			err=True,
 		)
@@ -439,15 +445,9 @@ def _offer_cancel(job: str, context) -> None:
 
 
 def _workers_running(queue: str) -> bool:
-	"""Whether a live ``bench worker`` listens on ``queue``: registered (RQ drops a worker's registration
-	minutes after it stops heart-beating; an idle worker beats only every few minutes, so its
-	registration, not its last beat, is the sign of life), and its process alive when it runs on this
-	host (a killed worker stays registered for minutes)."""
-	from frappe.utils.background_jobs import get_queue, get_workers
+	from bulk_queue.workers import listening
 
-	from bulk_queue.tasks.recovery import process_alive
-
-	return any(process_alive(worker) for worker in get_workers(get_queue(queue)))
+	return listening(queue)
 
 
 def _no_worker() -> None:

@@ -10,15 +10,30 @@ Apps react in their ``hooks.py``; each hook gets the Bulk Queue Job document::
         bulk_queue_on_success = ["my_app.bulk.on_success"]  # Completed: every record succeeded
         bulk_queue_on_failure = ["my_app.bulk.on_failure"]  # Completed with Errors or Failed
 
-Hooks run after the commit that ended the job, once per job (a Retry Failed that runs the job again
-ends it again). A hook that raises is rolled back and logged (Error Log, linked to the job); it never
-changes the job's outcome nor stops the other hooks.
+Hooks run after the commit that ended the job, once per end (a Retry Failed that runs the job again
+ends it again), as the job's requester. Each step of an end - the notification, then each hook in
+order - is marked done in the same transaction as what it wrote, so a process killed at any point
+leaves the steps not done to recovery (within a minute), and none that completed runs again: a hook's
+database writes are applied exactly once (what it sends elsewhere, at least once). A hook that raises
+is rolled back and logged (Error Log, linked to the job); it never changes the job's outcome nor stops
+the other hooks. A hook that commits by itself splits its step: what it committed stays, and a kill
+after that commit runs the hook again.
+
+While a process handles an end it holds the end's named lock (``named_lock``): another process, on any
+host, leaves the end to it; should it die, its connection closes, the lock is free, and recovery's
+``sweep`` goes on from the first step not done.
 """
 
 from __future__ import annotations
 
+import json
+from collections.abc import Callable
+
 import frappe
 from frappe import _
+from frappe.utils import add_to_date, now_datetime
+
+from bulk_queue import named_lock
 
 JOB = "Bulk Queue Job"
 FINAL = ("Completed", "Completed with Errors", "Failed", "Cancelled")
@@ -26,24 +41,70 @@ FINAL = ("Completed", "Completed with Errors", "Failed", "Cancelled")
 
 def after_end(bulk_job: str) -> None:
 	"""Call after the commit that gave the job its final status (any process, any number of times):
-	exactly one call does the work. Should the process that ended the job die before that, recovery's
-	sweep (``sweep``) does it a minute later."""
-	status = _claim(bulk_job)
-	if not status:
+	its steps run once. Should the process that ended the job die first (or midway), recovery's sweep
+	(``sweep``) does the rest."""
+	lock = named_lock.acquire(f"end:{bulk_job}")
+	if not lock:
+		return  # a live process is handling this end
+	user = frappe.session.user
+	try:
+		_handle(bulk_job)
+	finally:
+		frappe.set_user(user)
+		named_lock.release(lock)
+
+
+def _handle(bulk_job: str) -> None:
+	frappe.db.rollback()
+	row = frappe.db.get_value(JOB, bulk_job, ["status", "notified", "ended_at", "end_steps"], as_dict=True)
+	if not row or row.notified or row.status not in FINAL:
 		return
+	done = set(json.loads(row.end_steps or "[]"))
 	job = frappe.get_doc(JOB, bulk_job)
-	job.status = status  # as it ended, whatever a Retry Failed did since
-	_notify(job)
-	for method in hooks_for(status):
+	job.status = row.status  # as it ended, whatever a Retry Failed did since
+	# As the requester, whoever ended the job (a worker, who cancelled it, recovery).
+	frappe.set_user(job.user if job.user and frappe.db.exists("User", job.user) else "Guest")
+	for step, run in _steps(job):
+		if step in done:
+			continue
 		try:
-			frappe.get_attr(method)(job)
-			frappe.db.commit()
+			run(job)
 		except Exception:
 			frappe.db.rollback()
 			frappe.log_error(
-				title=f"bulk_queue completion hook {method}", reference_doctype=JOB, reference_name=bulk_job
+				title=f"bulk_queue: job end step {step}", reference_doctype=JOB, reference_name=bulk_job
 			)
-			frappe.db.commit()
+		done.add(step)
+		if not _mark(bulk_job, row.ended_at, end_steps=json.dumps(sorted(done))):
+			frappe.db.rollback()
+			return  # the job was run again (Retry Failed) meanwhile: this end is over
+		frappe.db.commit()
+	if _mark(bulk_job, row.ended_at, notified=1):
+		frappe.db.commit()
+	else:
+		frappe.db.rollback()
+
+
+def _steps(job) -> list[tuple[str, Callable]]:
+	"""The steps of the job's end, in order, each with a key that names it for good."""
+	steps = [("notify", _notify), ("email", _email)]
+	steps += [(f"hook:{method}", _hook(method)) for method in hooks_for(job.status)]
+	return steps
+
+
+def _hook(method: str) -> Callable:
+	return lambda job: frappe.get_attr(method)(job)
+
+
+def _mark(bulk_job: str, ended_at, **values) -> bool:
+	"""Record progress of the end that happened at ``ended_at``; False when the job has ended since
+	(or is running again)."""
+	sets = ", ".join(f"{field}=%s" for field in values)
+	frappe.db.sql(
+		f"update `tab{JOB}` set {sets} where name=%s and ended_at=%s and notified=0",
+		(*values.values(), bulk_job, ended_at),
+	)
+	return bool(frappe.db.sql("select row_count()")[0][0])
 
 
 def hooks_for(status: str) -> list[str]:
@@ -56,76 +117,63 @@ def hooks_for(status: str) -> list[str]:
 	return methods
 
 
-def sweep(older_than: int = 60) -> int:
-	"""Handle the ends nobody handled (the process that ended the job died first); from recovery."""
+def sweep(older_than: int = 10) -> int:
+	"""Handle the ends nobody handled, or whose handler died midway; from recovery. Ends a live
+	process is handling are left to it (``after_end`` skips them)."""
 	names = frappe.db.sql_list(
-		f"""select name from `tab{JOB}` where notified=0 and status in %s
-		and ended_at < now() - interval %s second""",
-		(FINAL, older_than),
+		f"select name from `tab{JOB}` where notified=0 and status in %s and ended_at < %s",
+		(FINAL, add_to_date(now_datetime(), seconds=-older_than)),
 	)
 	for name in names:
 		after_end(name)
 	return len(names)
 
 
-def _claim(bulk_job: str) -> str | None:
-	"""Mark the job's end as handled; return its final status, or None when it is not ended or was
-	handled already."""
-	frappe.db.rollback()
-	row = frappe.db.sql(
-		f"select status, notified from `tab{JOB}` where name=%s for update", bulk_job, as_dict=True
-	)
-	if not row or row[0].notified or row[0].status not in FINAL:
-		frappe.db.rollback()
-		return None
-	frappe.db.sql(f"update `tab{JOB}` set notified=1 where name=%s", bulk_job)
-	frappe.db.commit()
-	return row[0].status
-
-
-def _notify(job) -> None:
-	"""A Notification Log for the requester (the bell in Desk), and an email if they asked for one.
-	A job they cancelled needs no news. Neither can change the job's outcome: failures are logged."""
-	if not job.user or job.user == "Guest" or job.status == "Cancelled":
-		return
+def _subject(job) -> tuple[str, str]:
 	subject = _("{0}: {1} - {2}").format(job.name, _(job.status), job.title or "")
 	counts = _("{0} of {1} records succeeded, {2} failed.").format(
 		frappe.format_value(job.succeeded, {"fieldtype": "Int"}),
 		frappe.format_value(job.total, {"fieldtype": "Int"}),
 		frappe.format_value(job.failed, {"fieldtype": "Int"}),
 	)
-	try:
-		frappe.get_doc(
-			{
-				"doctype": "Notification Log",
-				"for_user": job.user,
-				"type": "Alert",
-				"document_type": JOB,
-				"document_name": job.name,
-				"subject": f"{subject} - {counts}",
-				"email_content": counts,
-			}
-		).insert(ignore_permissions=True)
-		frappe.db.commit()
-	except Exception:
-		frappe.db.rollback()
-		frappe.log_error(title="bulk_queue: could not notify", reference_doctype=JOB, reference_name=job.name)
-		frappe.db.commit()
-	if not job.email_on_finish:
+	return subject, counts
+
+
+def _told(job) -> bool:
+	"""Whether the requester hears of this end: not a job without one, nor one they cancelled."""
+	return bool(job.user) and job.user != "Guest" and job.status != "Cancelled"
+
+
+def _notify(job) -> None:
+	"""A Notification Log for the requester (the bell in Desk)."""
+	if not _told(job):
 		return
-	try:
-		email = frappe.db.get_value("User", job.user, "email")
-		if email:
-			frappe.sendmail(
-				recipients=[email],
-				subject=subject,
-				message=f"<p>{counts}</p><p><a href='{frappe.utils.get_url_to_form(JOB, job.name)}'>"
-				f"{_('Open {0}').format(job.name)}</a></p>",
-				reference_doctype=JOB,
-				reference_name=job.name,
-			)
-		frappe.db.commit()
-	except Exception:
-		frappe.db.rollback()
-		frappe.log_error(title="bulk_queue: could not email", reference_doctype=JOB, reference_name=job.name)
-		frappe.db.commit()
+	subject, counts = _subject(job)
+	frappe.get_doc(
+		{
+			"doctype": "Notification Log",
+			"for_user": job.user,
+			"type": "Alert",
+			"document_type": JOB,
+			"document_name": job.name,
+			"subject": f"{subject} - {counts}",
+			"email_content": counts,
+		}
+	).insert(ignore_permissions=True)
+
+
+def _email(job) -> None:
+	"""An email to the requester, if they asked for one (it goes out through the Email Queue)."""
+	if not _told(job) or not job.email_on_finish:
+		return
+	email = frappe.db.get_value("User", job.user, "email")
+	if email:
+		subject, counts = _subject(job)
+		frappe.sendmail(
+			recipients=[email],
+			subject=subject,
+			message=f"<p>{counts}</p><p><a href='{frappe.utils.get_url_to_form(JOB, job.name)}'>"
+			f"{_('Open {0}').format(job.name)}</a></p>",
+			reference_doctype=JOB,
+			reference_name=job.name,
+		)

@@ -4,6 +4,8 @@
 
 import frappe
 
+from bulk_queue import settings
+
 DOCTYPES = ("Bulk Queue Job", "Bulk Queue Chunk", "Bulk Queue Failure")
 
 
@@ -32,7 +34,7 @@ def _delete_queued_jobs() -> None:
 
 	prefix = f"{frappe.local.site}::bulk_queue:"
 	try:
-		for name in ("short", "default", "long"):
+		for name in settings.queues():
 			for job in get_queue(name).jobs:
 				if job.id.startswith(prefix):
 					job.delete()

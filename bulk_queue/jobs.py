@@ -7,13 +7,12 @@ the job and its first window recorded in one transaction, then its chunks (or it
 
 from __future__ import annotations
 
-import hashlib
 from typing import TYPE_CHECKING
 
 import frappe
 from frappe import _
 
-from bulk_queue import access, dispatch, lifecycle, progress
+from bulk_queue import access, dispatch, lifecycle, named_lock, progress
 from bulk_queue.actions import describe_skipped
 from bulk_queue.utils.selection import chunk_count
 
@@ -73,7 +72,7 @@ def start(request: BulkRequest) -> dict:
 		# Workers must see the job and its chunks before they start: commit, then enqueue.
 		frappe.db.commit()
 	finally:
-		frappe.db.sql("select release_lock(%s)", lock)
+		named_lock.release(lock)
 
 	if job.status == "Scheduled":
 		return {
@@ -129,15 +128,15 @@ def retry_failed(bulk_job: str, user: str) -> int:
 		if retried:
 			access.count_start(user)
 	finally:
-		frappe.db.sql("select release_lock(%s)", lock)
+		named_lock.release(lock)
 	return retried
 
 
 def _lock_user(user: str) -> str:
-	"""Take the MariaDB named lock (at most 64 characters) of ``user``'s job starts: one at a time, so
-	the same request twice makes one job and the per-user limits hold. Returns the lock's name."""
-	lock = "bulk_queue:" + hashlib.sha1(f"{frappe.local.site}|{user}".encode()).hexdigest()
-	if not frappe.db.sql("select get_lock(%s, 10)", lock)[0][0]:
+	"""Take the named lock of ``user``'s job starts: one at a time, so the same request twice makes one
+	job and the per-user limits hold. Returns the lock's name."""
+	lock = named_lock.acquire(user, wait=10)
+	if not lock:
 		frappe.throw(_("Another bulk job of yours is being started; try again in a moment."), title=_("Busy"))
 	return lock
 

@@ -213,17 +213,35 @@ def pause_job(bulk_job: str) -> frappe._dict:
 
 
 def drop_queued_of(job: frappe._dict) -> int:
-	"""Remove every RQ job of ``job`` still waiting on its queue (a try enqueued by a process that
-	committed just before the pause, and enqueued just after it). Returns how many."""
+	"""Remove every RQ job of ``job`` still waiting on its queue that is no longer a current try (one
+	enqueued by a process that committed just before the pause, and enqueued just after it). A try a
+	resume made since is current - its chunk row names it, committed before it was enqueued - and
+	stays. Returns how many were removed."""
 	from frappe.utils.background_jobs import get_queue
 
 	prefix = f"{frappe.local.site}::bulk_queue:{job.name}:"
 	try:
-		waiting = [i for i in get_queue(job.queue).get_job_ids() if i.startswith(prefix)]
+		waiting = [i.split("::", 1)[1] for i in get_queue(job.queue).get_job_ids() if i.startswith(prefix)]
 	except Exception:
 		return 0
-	dispatch.drop_rq_jobs([i.split("::", 1)[1] for i in waiting])
-	return len(waiting)
+	if not waiting:
+		return 0
+	frappe.db.rollback()  # read what is committed now, after the listing
+	current = set(
+		frappe.db.sql_list(
+			f"""select rq_job_id from `tab{dispatch.CHUNK}` where bulk_job=%s and status in ('Queued', 'Running')
+			and rq_job_id is not null""",
+			job.name,
+		)
+	)
+	current |= set(
+		frappe.db.sql_list(
+			f"select plan_rq_job_id from `tab{dispatch.JOB}` where name=%s and status='Planning'", job.name
+		)
+	)
+	stale = [i for i in waiting if i not in current]
+	dispatch.drop_rq_jobs(stale)
+	return len(stale)
 
 
 def resume_job(bulk_job: str) -> frappe._dict:
@@ -377,7 +395,7 @@ def retry_failed(bulk_job: str) -> int:
 	# A cancelled job's never-run records are not failures; only the failed ones are retried here.
 	check_transition("retry_failed", job.status, "Queued")
 	frappe.db.sql(
-		f"""update `tab{dispatch.JOB}` set status='Queued', ended_at=null, notified=0, processed=processed-%s,
+		f"""update `tab{dispatch.JOB}` set status='Queued', ended_at=null, notified=0, end_steps=null, processed=processed-%s,
 			failed=failed-%s, chunks=chunks+%s, total=total-%s+%s where name=%s""",
 		(len(failures), len(failures), added, len(failures), len(names), bulk_job),
 	)

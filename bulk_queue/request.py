@@ -376,9 +376,12 @@ def default_chunk_size(act=None) -> int:
 
 def _validate_queue(queue: Any) -> str:
 	queue = queue or settings.get("bulk_queue_default_queue")
-	if queue not in settings.QUEUES:
+	if queue not in settings.queues():
 		frappe.throw(
-			_("Queue must be one of {0}.").format(", ".join(settings.QUEUES)), title=_("Invalid Queue")
+			_(
+				"Queue must be one of {0} (a custom queue is added under workers in common_site_config.json)."
+			).format(", ".join(settings.queues())),
+			title=_("Invalid Queue"),
 		)
 	return queue
 

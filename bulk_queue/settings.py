@@ -13,7 +13,14 @@ from __future__ import annotations
 import frappe
 from frappe.utils import cint, flt
 
-QUEUES = ("short", "default", "long")
+
+def queues() -> tuple[str, ...]:
+	"""The RQ queues of this bench: Frappe's short, default and long, then each custom queue of the
+	``workers`` key of common_site_config.json (served by ``bench worker --queue <name>``)."""
+	from frappe.utils.background_jobs import get_queues_timeout
+
+	return tuple(get_queues_timeout())
+
 
 DEFAULTS = {
 	# API limits

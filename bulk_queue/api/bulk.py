@@ -219,7 +219,7 @@ def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 		"chunk_size": default_chunk_size(),
 		"max_chunk_size": settings.get("bulk_queue_max_chunk_size"),
 		"queue": settings.get("bulk_queue_default_queue"),
-		"queues": list(settings.QUEUES),
+		"queues": list(settings.queues()),
 		"max_records": settings.get("bulk_queue_max_records"),
 		"max_ids": settings.get("bulk_queue_max_ids"),
 	}

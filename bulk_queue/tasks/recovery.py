@@ -16,8 +16,6 @@ site is dormant.
 from __future__ import annotations
 
 import json
-import os
-import socket
 from datetime import datetime
 
 import frappe
@@ -27,6 +25,7 @@ from rq.job import JobStatus
 from rq.worker import Worker
 
 from bulk_queue import completion, dispatch, lifecycle, progress, settings
+from bulk_queue.workers import note_namespace, process_alive
 
 RECOVER = "bulk_queue.tasks.recovery.recover"
 # Seconds a Queued chunk whose RQ job is missing waits before re-enqueueing (covers the moment between
@@ -36,7 +35,15 @@ THROTTLE = 20
 
 
 def maybe_recover(method: str | None = None, **kwargs) -> None:
-	"""``before_job`` hook: enqueue a recovery scan at most every THROTTLE seconds per site."""
+	"""``before_job`` hook: note which PID namespace this job's RQ worker lives in (see ``workers``),
+	and enqueue a recovery scan at most every THROTTLE seconds per site."""
+	try:
+		from rq import get_current_job
+
+		rq_job = get_current_job()
+		note_namespace(rq_job and rq_job.worker_name)
+	except Exception:
+		pass
 	if method == RECOVER:
 		return
 	try:
@@ -241,19 +248,6 @@ def _worker_dead(job) -> bool:
 		Worker.redis_worker_namespace_prefix + job.worker_name, connection=get_redis_conn()
 	)
 	return worker is None or not process_alive(worker)
-
-
-def process_alive(worker) -> bool:
-	"""False when the RQ worker ran on this host and its process is gone; True otherwise (a worker on
-	another host is trusted to its registration)."""
-	if worker.hostname == socket.gethostname() and worker.pid:
-		try:
-			os.kill(int(worker.pid), 0)
-		except ProcessLookupError:
-			return False
-		except PermissionError:
-			return True
-	return True
 
 
 def _heartbeat_age(job) -> float:

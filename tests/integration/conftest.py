@@ -28,6 +28,7 @@ SITE = os.environ.get("BULK_QUEUE_TEST_SITE", "")
 LOG_DIR = Path(os.environ.get("BULK_QUEUE_LOG_DIR", "/tmp/bulk_queue_test_logs"))
 # .ci/run stops the process groups listed here when it exits, whatever happened to pytest.
 SPAWNED_PIDS = os.environ.get("BULK_QUEUE_SPAWNED_PIDS")
+SIMPLE_WORKER = Path(__file__).with_name("simple_worker.py")
 
 
 def record_spawned(pid: int) -> None:
@@ -105,7 +106,7 @@ class Workers:
 	def __init__(self) -> None:
 		self.procs: list[subprocess.Popen] = []
 		self.scheduler: subprocess.Popen | None = None
-		self._args: dict[int, tuple[list[str], str]] = {}
+		self._args: dict[int, tuple[list[str], str, Path | None]] = {}
 		self._lock = threading.Lock()
 		self._stopping = threading.Event()
 		self._supervisor = threading.Thread(target=self._supervise, daemon=True)
@@ -121,19 +122,33 @@ class Workers:
 				if self.scheduler and self.scheduler.poll() is not None:
 					self.scheduler = self._spawn(*self._args.pop(self.scheduler.pid))
 
+	# What ``start`` runs: "worker" (``bench worker``: RQ forks a work horse per job), "pool" (``bench
+	# worker-pool``: one process forking several such workers), "simple" (RQ's SimpleWorker started
+	# the way ``bench worker`` starts its worker: each job runs inside the worker process itself).
+	kind = "worker"
+
 	def start(self, count: int = 1, queues: str = "short,default,long", *, scheduler: bool = False) -> None:
-		"""Start ``count`` workers (and ``bench schedule`` once, when asked)."""
+		"""Start ``count`` workers of ``kind`` (and ``bench schedule`` once, when asked)."""
 		with self._lock:
-			for _ in range(count):
-				self.procs.append(self._spawn(["worker", "--queue", queues], "worker"))
+			if self.kind == "pool":
+				args = ["worker-pool", "--num-workers", str(count), "--queue", queues]
+				self.procs.append(self._spawn(args, "worker-pool"))
+			else:
+				for _ in range(count):
+					if self.kind == "simple":
+						self.procs.append(self._spawn([queues], "simple-worker", script=SIMPLE_WORKER))
+					else:
+						self.procs.append(self._spawn(["worker", "--queue", queues], "worker"))
 			if scheduler and not self.scheduler:
 				self.scheduler = self._spawn(["schedule"], "schedule")
-		time.sleep(1.5)
+		time.sleep(1.5 if self.kind == "worker" else 3)
 
-	def _spawn(self, args: list[str], label: str) -> subprocess.Popen:
+	def _spawn(self, args: list[str], label: str, script: Path | None = None) -> subprocess.Popen:
 		env = {k: v for k, v in os.environ.items() if k not in ("CI", "PYTHONPATH")}
 		env["PYTHONUNBUFFERED"] = "1"
-		if shutil.which("bench"):
+		if script:
+			cmd, cwd = [str(BENCH / "env/bin/python"), str(script), *args], BENCH / "sites"
+		elif shutil.which("bench"):
 			cmd, cwd = ["bench", *args], BENCH
 		else:
 			cmd, cwd = (
@@ -144,7 +159,7 @@ class Workers:
 		proc = subprocess.Popen(
 			cmd, cwd=cwd, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
 		)
-		self._args[proc.pid] = (args, label)
+		self._args[proc.pid] = (args, label, script)
 		record_spawned(proc.pid)
 		return proc
 
@@ -224,6 +239,41 @@ def site_conf(site):
 				config[key] = value
 				frappe.local.conf[key] = value
 		write_atomically(path, json.dumps(config, indent=1))
+
+	def set_conf(**values) -> None:
+		touched.update(values)
+		write(values)
+
+	yield set_conf
+	if touched:
+		write({key: original.get(key) for key in touched})
+
+
+@pytest.fixture
+def bench_conf(site):
+	"""``bench_conf(key=value, ...)``: set keys of the bench's common_site_config.json for this test
+	(here and for workers started after it, which read it at start - e.g. ``workers``, the custom
+	queues); afterwards they are put back as they were."""
+	import frappe
+
+	path = BENCH / "sites" / "common_site_config.json"
+	original = json.loads(path.read_text())
+	touched: set[str] = set()
+
+	def write(values: dict) -> None:
+		config = json.loads(path.read_text())
+		for key, value in values.items():
+			if value is None:
+				config.pop(key, None)
+				frappe.local.conf.pop(key, None)
+			else:
+				config[key] = value
+				frappe.local.conf[key] = value
+		write_atomically(path, json.dumps(config, indent=1, sort_keys=True))
+		if "workers" in values:
+			from frappe.utils.background_jobs import get_queues_timeout
+
+			get_queues_timeout.cache_clear()  # a process reads the queues once (a restart, in production)
 
 	def set_conf(**values) -> None:
 		touched.update(values)
@@ -425,8 +475,10 @@ def rq_jobs_of(job: str) -> list:
 	"""RQ jobs of one bulk job currently queued on any queue."""
 	from frappe.utils.background_jobs import get_queue
 
+	from bulk_queue.settings import queues
+
 	found = []
-	for name in ("short", "default", "long"):
+	for name in queues():
 		for rq_job in get_queue(name).jobs:
 			if f":{job}:" in rq_job.id:
 				found.append(rq_job)

@@ -257,3 +257,114 @@ def test_scheduled_selection_by_filters_is_planned_when_it_starts(workers, site_
 	done = wait_for_job(job, timeout=90)
 	assert done.status == "Completed" and done.total == 50
 	assert_exactly_once(tag, done)
+
+
+def _queued_tries_on_rq(job: str) -> tuple[set, set]:
+	"""(RQ ids the job's Queued chunks name, RQ ids of the job waiting on RQ)."""
+	frappe.db.rollback()
+	named = set(frappe.get_all("Bulk Queue Chunk", {"bulk_job": job, "status": "Queued"}, pluck="rq_job_id"))
+	waiting = {r.id.split("::", 1)[1] for r in rq_jobs_of(job)}
+	return named, waiting
+
+
+def test_a_resume_between_a_pauses_commit_and_its_cleanup_keeps_its_tries(workers, monkeypatch):
+	"""pause_job commits, then removes what is left of the job on RQ. A resume that commits and
+	enqueues in between keeps its fresh tries: every Queued chunk has its RQ job waiting, and the job
+	finishes on its own (no recovery pass), each record once."""
+	from bulk_queue import lifecycle
+
+	tag, names = make_records(60)
+	job = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=10)["bulk_job"]
+	real_drop = lifecycle.drop_queued_of
+
+	def resume_in_between(row):
+		lifecycle.resume_job(row.name)
+		return real_drop(row)
+
+	monkeypatch.setattr(lifecycle, "drop_queued_of", resume_in_between)
+	lifecycle.pause_job(job)
+	monkeypatch.undo()
+	assert _job(job).status == "Queued"
+	named, waiting = _queued_tries_on_rq(job)
+	assert named and named <= waiting, f"tries lost: {sorted(named - waiting)}"
+	workers.start(1)
+	assert_exactly_once(tag, wait_for_job(job, timeout=60))
+
+
+def test_a_pause_between_a_resumes_commit_and_its_enqueue_runs_nothing(workers, monkeypatch):
+	"""The other order: a resume commits, a pause commits before the resume enqueues. The tries the
+	resume then enqueues are stale (their chunks are Pending under a newer token): nothing runs while
+	paused, recovery removes them, and a resume finishes each record once."""
+	from bulk_queue import dispatch, lifecycle
+
+	tag, names = make_records(60)
+	job = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=10)["bulk_job"]
+	lifecycle.pause_job(job)
+	real_enqueue = dispatch.enqueue_chunks
+
+	def pause_in_between(row, claimed, **kwargs):
+		monkeypatch.setattr(dispatch, "enqueue_chunks", real_enqueue)
+		lifecycle.pause_job(row.name)
+		return real_enqueue(row, claimed, **kwargs)
+
+	monkeypatch.setattr(dispatch, "enqueue_chunks", pause_in_between)
+	lifecycle.resume_job(job)
+	monkeypatch.undo()
+	assert _job(job).status == "Paused"
+	assert rq_jobs_of(job), "the resume's late tries are on RQ"
+	workers.start(1)
+	time.sleep(3)
+	assert set(counters(tag).values()) == {0}, "nothing runs while paused"
+	assert _chunks(job, "Pending") == 6 and _job(job).status == "Paused"
+	recovery.recover()
+	assert not rq_jobs_of(job)
+	resume_bulk_job(job)
+	assert_exactly_once(tag, wait_for_job(job, timeout=60))
+
+
+def test_a_custom_queue_of_the_bench_is_offered_accepted_and_served(workers, bench_conf, bq_settings):
+	"""A queue the bench configures (``workers`` in common_site_config.json, with its timeout) is
+	offered by the dialog, accepted by the API and Settings' Default Queue, gives chunk jobs its
+	timeout; the job form says no worker listens on it until ``bench worker --queue`` runs; an unknown
+	queue is refused with nothing recorded."""
+	from bulk_queue.api.bulk import get_bulk_options
+
+	bench_conf(workers={"bq-bulk": {"timeout": 900}})
+	assert "bq-bulk" in get_bulk_options("BQ Test Record")["queues"]
+	tag, names = make_records(30)
+	job = enqueue(
+		doctype="BQ Test Record", ids=names, action="increment_counter", chunk_size=10, queue="bq-bulk"
+	)["bulk_job"]
+	frappe.db.commit()
+	row = _job(job)
+	assert (row.queue, row.timeout) == ("bq-bulk", 900)
+	assert {r.origin.rsplit(":", 1)[-1] for r in rq_jobs_of(job)} == {"bq-bulk"}
+	doc = frappe.get_doc("Bulk Queue Job", job)
+	doc.run_method("onload")
+	assert doc.get_onload().get("no_worker") == "bq-bulk", "the form says nobody serves the queue"
+
+	workers.start(1, queues="bq-bulk")
+	assert_exactly_once(tag, wait_for_job(job, timeout=60))
+
+	bq_settings(default_queue="bq-bulk")
+	_, more = make_records(2)
+	assert _job(enqueue(doctype="BQ Test Record", ids=more, action="save")["bulk_job"]).queue == "bq-bulk"
+	settings_doc = frappe.get_single("Bulk Queue Settings")
+	settings_doc.default_queue = "no-such-queue"
+	try:
+		settings_doc.save()
+	except frappe.ValidationError as e:
+		assert "common_site_config" in str(e)
+	else:
+		raise AssertionError("an unknown Default Queue was saved")
+	frappe.db.rollback()
+
+	before = frappe.db.count("Bulk Queue Job")
+	try:
+		enqueue(doctype="BQ Test Record", ids=more, action="save", queue="no-such-queue")
+	except frappe.ValidationError as e:
+		assert "bq-bulk" in str(e) and "workers" in str(e)
+	else:
+		raise AssertionError("an unknown queue was accepted")
+	frappe.db.rollback()
+	assert frappe.db.count("Bulk Queue Job") == before

@@ -11,6 +11,7 @@ import subprocess
 import time
 
 import frappe
+import pytest
 
 from .conftest import (
 	BENCH,
@@ -24,14 +25,25 @@ from .conftest import (
 	wait_until,
 )
 
+pytestmark = pytest.mark.slow
+
+# bench worker (a work horse forked per job), bench worker-pool, and a worker that does not fork.
+WORKER_KINDS = [
+	"worker",
+	pytest.param("pool", marks=pytest.mark.slow),
+	pytest.param("simple", marks=pytest.mark.slow),
+]
+
 
 def _processed(job):
 	return frappe.db.get_value("Bulk Queue Job", job, "processed")
 
 
-def test_sigkill_workers_mid_chunk_repeatedly(workers):
+@pytest.mark.parametrize("kind", WORKER_KINDS)
+def test_sigkill_workers_mid_chunk_repeatedly(workers, kind):
 	"""Workers SIGKILLed mid-chunk three times (twice with their work horse, once leaving the horse
 	orphaned and still running): the job still ends Completed with every record applied once."""
+	workers.kind = kind
 	tag, names = make_records(600)
 	result = enqueue(
 		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=50
@@ -53,8 +65,13 @@ def test_sigkill_workers_mid_chunk_repeatedly(workers):
 	assert max(tries) >= 2, "at least one chunk was recovered and re-run"
 
 
-def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers):
-	"""A record that kills the work horse every time is failed after a few losses; the rest complete."""
+@pytest.mark.parametrize("kind", WORKER_KINDS)
+def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers, kind):
+	"""A record that kills the work horse every time is failed after a few losses; the rest complete.
+
+	A worker that does not fork dies with its job, and nobody tells RQ: its supervisor starts it again
+	and the scheduler's recovery (every minute) finds the chunk lost - as on a production bench."""
+	workers.kind = kind
 	tag, names = make_records(40)
 	poison = names[2]
 	result = enqueue(
@@ -65,8 +82,8 @@ def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers):
 		chunk_size=5,
 	)
 	job = result["bulk_job"]
-	workers.start(1)
-	done = wait_for_job(job, timeout=180)
+	workers.start(1, scheduler=kind == "simple")
+	done = wait_for_job(job, timeout=420 if kind == "simple" else 180)
 	assert done.status == "Completed with Errors"
 	assert (done.succeeded, done.failed) == (39, 1)
 	[failure] = failures(job)
@@ -77,8 +94,10 @@ def test_record_that_kills_its_worker_is_failed_not_retried_forever(workers):
 	assert set(values.values()) == {1}
 
 
-def test_redis_restart_mid_run(workers):
+@pytest.mark.parametrize("kind", WORKER_KINDS)
+def test_redis_restart_mid_run(workers, kind):
 	"""The queue's Redis restarts (losing every queued job) mid-run: the job recovers and completes."""
+	workers.kind = kind
 	tag, names = make_records(400)
 	result = enqueue(
 		doctype="BQ Test Record", ids=names, action="increment_counter", values={"sleep": 0.01}, chunk_size=40

@@ -237,41 +237,75 @@ def test_failure_hook_and_notification_to_the_requester_only(workers):
 	assert not frappe.db.exists("Notification Log", {"document_name": job, "for_user": other})
 
 
-def test_log_clearing_removes_old_finished_jobs_with_their_rows_only(workers):
-	"""Frappe's log clearing removes finished jobs older than the limit with their chunks and failure
-	rows; active and recent jobs, and everything else, stay."""
-	from bulk_queue.bulk_queue.doctype.bulk_queue_job.bulk_queue_job import BulkQueueJob
+def test_log_clearing_removes_jobs_ended_long_ago_in_short_statements(workers, monkeypatch):
+	"""Frappe's log clearing removes jobs that ENDED more than the limit ago with their chunks and
+	failure rows, deleting at most PURGE_BATCH rows per statement; a job that started long ago but ended
+	recently, an active job, recent jobs and everything else stay. Rows an interrupted clearing left
+	behind are removed by the next one."""
+	from frappe.utils import add_to_date, now_datetime
 
-	_, names = make_records(6, fail_every=3)
+	from bulk_queue.bulk_queue.doctype.bulk_queue_job import bulk_queue_job
+	from bulk_queue.lifecycle import cancel_job
+
+	_, names = make_records(12, fail_every=2)
 	old = enqueue(doctype="BQ Test Record", ids=names, action="save", chunk_size=3)["bulk_job"]
+	long_running = enqueue(doctype="BQ Test Record", ids=names[:4], action="save", chunk_size=3)["bulk_job"]
 	recent = enqueue(doctype="BQ Test Record", ids=names[:3], action="save")["bulk_job"]
 	workers.start(1)
-	wait_for_job(old)
-	wait_for_job(recent)
+	for job in (old, long_running, recent):
+		wait_for_job(job)
 	workers.stop()
 	active = enqueue(doctype="BQ Test Record", ids=names[2:4], action="save")["bulk_job"]
-	for job in (old, active):
-		frappe.db.sql("update `tabBulk Queue Job` set modified = now() - interval 100 day where name=%s", job)
+	long_ago = add_to_date(now_datetime(), days=-100)
+	frappe.db.sql(
+		"update `tabBulk Queue Job` set ended_at=%s, modified=%s, creation=%s where name=%s",
+		(long_ago, long_ago, long_ago, old),
+	)
+	# Raw-SQL updates never touch `modified`: a job that ran for months has it at its creation.
+	frappe.db.sql(
+		"update `tabBulk Queue Job` set modified=%s, creation=%s where name in %s",
+		(long_ago, long_ago, (long_running, active)),
+	)
+	# What a clearing killed midway leaves: rows of a job that is gone.
+	frappe.db.sql(
+		"""insert into `tabBulk Queue Chunk` (name, bulk_job, chunk_no, status, creation, modified)
+		values ('bq-orphan-chunk', 'BQJ-GONE-1', 1, 'Done', %s, %s)""",
+		(long_ago, long_ago),
+	)
 	frappe.db.commit()
-	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": old}) == 2
+	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": old}) == 6
+	assert frappe.db.count("Bulk Queue Chunk", {"bulk_job": old}) == 4
 
-	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": recent}) == 1
-	BulkQueueJob.clear_old_logs(days=90)
+	deleted = []
+	real_sql = frappe.db.sql
+
+	def counting_sql(query, *args, **kwargs):
+		result = real_sql(query, *args, **kwargs)
+		if str(query).lstrip().lower().startswith("delete"):
+			deleted.append(frappe.db._cursor.rowcount)
+		return result
+
+	monkeypatch.setattr(bulk_queue_job, "PURGE_BATCH", 4)
+	monkeypatch.setattr(frappe.db, "sql", counting_sql)
+	bulk_queue_job.BulkQueueJob.clear_old_logs(days=90)
+	monkeypatch.undo()
 	frappe.db.commit()
+	assert deleted and max(deleted) <= 4, deleted
 	assert not frappe.db.exists("Bulk Queue Job", old)
 	assert not frappe.db.count("Bulk Queue Chunk", {"bulk_job": old})
 	assert not frappe.db.count("Bulk Queue Failure", {"bulk_job": old})
-	assert frappe.db.exists("Bulk Queue Job", recent) and frappe.db.exists("Bulk Queue Job", active)
-	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": recent}) == 1
-	assert frappe.db.count("Bulk Queue Chunk", {"bulk_job": recent}) == 1
-	from bulk_queue.lifecycle import cancel_job
-
+	assert not frappe.db.exists("Bulk Queue Chunk", "bq-orphan-chunk")
+	for kept in (long_running, recent, active):
+		assert frappe.db.exists("Bulk Queue Job", kept), kept
+		assert frappe.db.count("Bulk Queue Chunk", {"bulk_job": kept}), kept
+	assert frappe.db.count("Bulk Queue Failure", {"bulk_job": long_running}) == 2
 	cancel_job(active)
 
 
 def test_an_end_nobody_handled_is_handled_once_by_recovery(workers):
 	"""The process that ended a job died before notifying: recovery's sweep runs the hooks, once."""
 	from bulk_queue_fixtures.actions import hook_calls
+	from frappe.utils import add_to_date, now_datetime
 
 	from bulk_queue.tasks.recovery import recover
 
@@ -282,12 +316,113 @@ def test_an_end_nobody_handled_is_handled_once_by_recovery(workers):
 	wait_until(lambda: hook_calls(job).get("on_success:Completed"), timeout=30)
 	workers.stop()
 	frappe.db.sql(
-		"""update `tabBulk Queue Job` set notified=0, ended_at=now() - interval 5 minute
-		where name=%s""",
-		job,
+		"update `tabBulk Queue Job` set notified=0, end_steps=null, ended_at=%s where name=%s",
+		(add_to_date(now_datetime(), minutes=-5), job),
 	)
 	frappe.db.commit()
 	recover()
 	recover()
 	assert hook_calls(job) == {"on_complete:Completed": 2, "on_success:Completed": 2}
 	assert frappe.db.get_value("Bulk Queue Job", job, "notified") == 1
+
+
+def test_a_kill_inside_a_hook_leaves_the_rest_to_recovery_and_nothing_runs_twice(workers):
+	"""The work horse is SIGKILLed inside the third completion hook: what the steps before it wrote
+	stays and they do not run again; the killed hook's writes are rolled back; recovery runs it and
+	the rest within its next passes - each hook's rows exactly once, as the requester, one
+	notification."""
+	from bulk_queue_fixtures.actions import die_in_hook_for, hook_rows
+
+	from bulk_queue.tasks.recovery import recover
+
+	user = ensure_user("bq-ops-manager@example.com", ["System Manager"])
+	_, names = make_records(4)
+	frappe.set_user(user)
+	job = enqueue(doctype="BQ Test Record", ids=names, action="increment_counter")["bulk_job"]
+	frappe.set_user("Administrator")
+	die_in_hook_for(job)
+	frappe.db.commit()
+	workers.start(1)
+	assert wait_for_job(job).status == "Completed"
+	flag = f"bulk_queue_fixtures:die_in_hook:{job}"
+	wait_until(lambda: not frappe.cache.get_value(flag), timeout=30, message="the kill inside the hook")
+	time.sleep(1)
+	frappe.db.rollback()
+	assert frappe.db.get_value("Bulk Queue Job", job, "notified") == 0
+	assert hook_rows(job) == {f"on_complete:Completed:{user}": 1}, "the killed hook's row is rolled back"
+
+	def handled():
+		recover()
+		return frappe.db.get_value("Bulk Queue Job", job, "notified")
+
+	wait_until(handled, timeout=60, interval=2, message="recovery to finish the end")
+	recover()
+	assert hook_rows(job) == {
+		f"on_complete:Completed:{user}": 1,
+		f"die_in_hook:Completed:{user}": 1,
+		f"on_success:Completed:{user}": 1,
+	}
+	assert frappe.db.count("Notification Log", {"document_name": job, "for_user": user}) == 1
+	assert (
+		frappe.db.count(
+			"Error Log",
+			{"reference_name": job, "method": ("like", "%failing_hook%")},
+		)
+		== 1
+	)
+
+
+def test_hooks_run_as_the_requester_whoever_ends_the_job():
+	"""Administrator cancels a user's scheduled job: the hooks run as that user, not as Administrator."""
+	from bulk_queue_fixtures.actions import hook_rows
+	from frappe.utils import add_to_date, now_datetime
+
+	from bulk_queue.api.bulk import cancel_bulk_job
+
+	user = ensure_user("bq-ops-manager@example.com", ["System Manager"])
+	_, names = make_records(2)
+	frappe.set_user(user)
+	job = enqueue(
+		doctype="BQ Test Record", ids=names, action="save", start_at=add_to_date(now_datetime(), days=1)
+	)["bulk_job"]
+	frappe.set_user("Administrator")
+	frappe.db.commit()
+	cancel_bulk_job(job)
+	assert frappe.session.user == "Administrator"
+	frappe.db.rollback()
+	assert hook_rows(job) == {f"on_complete:Cancelled:{user}": 1, f"die_in_hook:Cancelled:{user}": 1}
+	assert frappe.db.get_value("Bulk Queue Job", job, "notified") == 1
+
+
+def test_an_unhandled_end_is_handled_in_time_on_a_site_ahead_of_its_database(workers):
+	"""A site 14 hours ahead of its database server's clock (Pacific/Kiritimati): the end nobody
+	handled is found by recovery within seconds, not 14 hours later - every comparison is in site time."""
+	from frappe.utils import get_system_timezone
+
+	from bulk_queue.tasks.recovery import recover
+
+	before = get_system_timezone()
+	frappe.db.set_single_value("System Settings", "time_zone", "Pacific/Kiritimati")
+	frappe.db.commit()
+	frappe.clear_cache()
+	try:
+		_, names = make_records(2)
+		job = enqueue(doctype="BQ Test Record", ids=names, action="save")["bulk_job"]
+		frappe.db.commit()
+		workers.start(1)
+		done = wait_for_job(job)
+		ahead = frappe.db.sql("select timestampdiff(hour, now(), %s)", done.ended_at)[0][0]
+		assert ahead >= 12, f"the site's ended_at should be ahead of the database's now(): {ahead} h"
+		workers.stop()
+		frappe.db.sql("update `tabBulk Queue Job` set notified=0, end_steps=null where name=%s", job)
+		frappe.db.commit()
+
+		def handled():
+			recover()
+			return frappe.db.get_value("Bulk Queue Job", job, "notified")
+
+		wait_until(handled, timeout=40, interval=2, message="recovery to handle the end")
+	finally:
+		frappe.db.set_single_value("System Settings", "time_zone", before)
+		frappe.db.commit()
+		frappe.clear_cache()

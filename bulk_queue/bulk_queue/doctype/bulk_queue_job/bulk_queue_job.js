@@ -22,6 +22,7 @@ frappe.ui.form.on("Bulk Queue Job", {
 		const colour = bulk_queue.STATUS_COLOURS[frm.doc.status] || "gray";
 		frm.page.set_indicator(__(frm.doc.status), colour);
 		bulk_queue_job.show_progress(frm, bulk_queue_job.message_from_doc(frm.doc));
+		bulk_queue_job.warn_without_worker(frm);
 		bulk_queue_job.add_buttons(frm);
 		bulk_queue_job.load_status(frm);
 		bulk_queue_job.load_failures(frm, frm._bq.failures_start);
@@ -102,6 +103,26 @@ const bulk_queue_job = {
 				frm.refresh_field(key);
 			}
 		}
+	},
+
+	warn_without_worker(frm) {
+		const queue = (frm.doc.__onload || {}).no_worker;
+		if (!queue || !this.is_active(frm.doc.status)) {
+			frm.set_intro("");
+			return;
+		}
+		const standard = ["short", "default", "long"].includes(queue);
+		const command = standard ? "bench worker" : `bench worker --queue ${queue}`;
+		frm.set_intro(
+			__(
+				"No worker is listening on the {0} queue, so this job waits. It starts as soon as one runs: {1}",
+				[
+					`<b>${frappe.utils.escape_html(queue)}</b>`,
+					`<code>${frappe.utils.escape_html(command)}</code>`,
+				],
+			),
+			"orange",
+		);
 	},
 
 	// -- buttons ----------------------------------------------------------------------------------

@@ -4,10 +4,10 @@
 import frappe
 from frappe import _
 from frappe.model.document import Document
-from frappe.query_builder import Interval
-from frappe.query_builder.functions import Now
+from frappe.utils import add_to_date, now_datetime
 
-from bulk_queue.states import FINISHED, OPEN
+from bulk_queue import workers
+from bulk_queue.states import ACTIVE, FINISHED, OPEN
 
 
 class BulkQueueJob(Document):
@@ -25,6 +25,7 @@ class BulkQueueJob(Document):
 		chunks: DF.Int
 		ended_at: DF.Datetime | None
 		email_on_finish: DF.Check
+		end_steps: DF.SmallText | None
 		error: DF.LongText | None
 		expected: DF.Int
 		failed: DF.Int
@@ -38,7 +39,7 @@ class BulkQueueJob(Document):
 		paused_at: DF.Datetime | None
 		paused_from: DF.Data | None
 		processed: DF.Int
-		queue: DF.Literal["short", "default", "long"]
+		queue: DF.Data | None
 		rate_limit: DF.Float
 		reference_doctype: DF.Link
 		retries: DF.Int
@@ -67,6 +68,11 @@ class BulkQueueJob(Document):
 		values: DF.Code | None
 	# end: auto-generated types
 
+	def onload(self):
+		# A job that waits for a worker nobody started: the form says so, with the command.
+		if self.status in ACTIVE and self.queue and not workers.listening(self.queue):
+			self.set_onload("no_worker", self.queue)
+
 	def on_trash(self):
 		if self.status in OPEN:
 			frappe.throw(
@@ -79,15 +85,49 @@ class BulkQueueJob(Document):
 
 	@staticmethod
 	def clear_old_logs(days=90):
-		"""Delete finished jobs older than ``days`` with their chunks and failures (log clearing hook)."""
-		job = frappe.qb.DocType("Bulk Queue Job")
-		old = (
-			frappe.qb.from_(job)
-			.select(job.name)
-			.where(job.status.isin(FINISHED) & (job.modified < (Now() - Interval(days=days))))
-			.run(pluck=True)
-		)
-		for names in (old[i : i + 500] for i in range(0, len(old), 500)):
-			for doctype in ("Bulk Queue Failure", "Bulk Queue Chunk"):
-				frappe.db.delete(doctype, {"bulk_job": ("in", names)})
-			frappe.db.delete("Bulk Queue Job", {"name": ("in", names)})
+		"""Delete the jobs that ended more than ``days`` ago (site time), with their failures and chunks;
+		never one that has not ended. Frappe's log clearing calls this daily (Log Settings)."""
+		cutoff = add_to_date(now_datetime(), days=-days)
+		for orphaned in _orphaned_jobs():
+			_delete_rows_of(orphaned)
+		while names := frappe.db.sql_list(
+			"""select name from `tabBulk Queue Job` where status in %s and coalesce(ended_at, modified) < %s
+			order by coalesce(ended_at, modified) limit 100""",
+			(FINISHED, cutoff),
+		):
+			for name in names:
+				# Under the job's lock, the job row first: once it is gone nothing can run it again, and
+				# a Retry Failed that came first keeps it (it is not ended any more).
+				row = frappe.db.sql(
+					"select status, coalesce(ended_at, modified) as ended from `tabBulk Queue Job` where name=%s for update",
+					name,
+					as_dict=True,
+				)
+				if row and row[0].status in FINISHED and row[0].ended < cutoff:
+					frappe.db.delete("Bulk Queue Job", {"name": name})
+				frappe.db.commit()
+				_delete_rows_of(name)
+
+
+# Rows per DELETE statement when old jobs are cleared: short statements, short locks, small undo logs.
+PURGE_BATCH = 2000
+
+
+def _delete_rows_of(bulk_job: str) -> None:
+	"""Delete a deleted job's failures, then its chunks, PURGE_BATCH rows at a time, committing between
+	(chunks last: a job that still has chunks is found again by ``_orphaned_jobs`` if this stops midway)."""
+	for doctype in ("Bulk Queue Failure", "Bulk Queue Chunk"):
+		while True:
+			frappe.db.sql(f"delete from `tab{doctype}` where bulk_job=%s limit %s", (bulk_job, PURGE_BATCH))
+			deleted = frappe.db.sql("select row_count()")[0][0]
+			frappe.db.commit()
+			if deleted < PURGE_BATCH:
+				break
+
+
+def _orphaned_jobs() -> list[str]:
+	"""Jobs deleted whose rows an interrupted clearing left behind."""
+	return frappe.db.sql_list(
+		"""select distinct c.bulk_job from `tabBulk Queue Chunk` c
+		where not exists (select 1 from `tabBulk Queue Job` j where j.name = c.bulk_job) limit 1000"""
+	)

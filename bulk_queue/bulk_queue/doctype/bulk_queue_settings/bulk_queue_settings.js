@@ -19,6 +19,7 @@ frappe.ui.form.on("Bulk Queue Settings", {
 				]),
 			);
 		}
+		if (onload.queues) frm.set_df_property("default_queue", "options", onload.queues);
 		show_overrides(frm, onload.overrides || {});
 		frm.add_custom_button(__("Bulk Queue Jobs"), () =>
 			frappe.set_route("List", "Bulk Queue Job"),

@@ -32,7 +32,7 @@ class BulkQueueSettings(Document):
 		allowed_roles: DF.TableMultiSelect[BulkQueueAllowedRole]
 		commit_every: DF.Int
 		default_chunk_size: DF.Int
-		default_queue: DF.Literal["short", "default", "long"]
+		default_queue: DF.Autocomplete | None
 		fast_path_roles: DF.TableMultiSelect[BulkQueueAllowedRole]
 		keep_days: DF.Int
 		max_active_jobs: DF.Int
@@ -49,6 +49,7 @@ class BulkQueueSettings(Document):
 		from bulk_queue.actions import get_actions
 
 		self.set_onload("overrides", settings.overrides())
+		self.set_onload("queues", list(settings.queues()))
 		self.set_onload("actions", [{"name": a.name, "label": _(a.label)} for a in get_actions().values()])
 		# Log Settings holds the retention Frappe's log clearing applies: show that one.
 		days = _log_clearing_days()
@@ -72,6 +73,14 @@ class BulkQueueSettings(Document):
 				_("Default Chunk Size ({0}) cannot be larger than Max Chunk Size ({1}).").format(
 					self.default_chunk_size, self.max_chunk_size
 				),
+				title=_("Invalid Setting"),
+			)
+		if self.default_queue and self.default_queue not in settings.queues():
+			frappe.throw(
+				_(
+					"Default Queue must be one of {0}; add a custom queue under workers in "
+					"common_site_config.json first."
+				).format(", ".join(settings.queues())),
 				title=_("Invalid Setting"),
 			)
 		self._validate_actions()

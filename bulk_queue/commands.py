@@ -18,6 +18,7 @@ import click
 from frappe.commands import get_site, pass_context
 
 from bulk_queue.preload import warm_worker
+from bulk_queue.workers import note_at_birth
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT, EXIT_NO_WORKER, EXIT_INTERRUPTED = 0, 1, 2, 3, 130
 DEMO_MARKER = "bulk_queue demo"
@@ -168,14 +169,15 @@ def resume(context, job, wait):
 
 @bulk_queue_group.command("retry")
 @click.argument("job")
+@click.option("--error", help="only the records of this error (a name `bulk-queue failures JOB` shows)")
 @click.option("--wait", is_flag=True, help="show a progress bar until the job ends")
 @pass_context
-def retry(context, job, wait):
-	"""Run the failed records of a finished JOB again."""
+def retry(context, job, error, wait):
+	"""Run the failed records of a finished JOB again (all, or those of one --error)."""
 	from bulk_queue import console
 
 	with _site(context):
-		retried = _guarded(console.retry_failed, job)
+		retried = _guarded(console.retry_failed, job, error=error)
 		click.echo(f"{job}: {retried:,} failed records queued again.")
 		if wait and retried:
 			sys.exit(_watch(job, context))
@@ -183,27 +185,52 @@ def retry(context, job, wait):
 
 @bulk_queue_group.command("failures")
 @click.argument("job")
+@click.option("--all", "list_all", is_flag=True, help="list every failed record, not only the errors")
+@click.option("--error", "error", help="only the failed records of this error (a name the summary shows)")
 @click.option(
-	"--csv", "as_csv", is_flag=True, help="CSV with a header row (name, exception, error, attempts)"
+	"--csv",
+	"as_csv",
+	is_flag=True,
+	help="every failed record as CSV (name, exception, error, attempts, retried)",
 )
 @pass_context
-def failures(context, job, as_csv):
-	"""The failed records of JOB and why."""
+def failures(context, job, list_all, error, as_csv):
+	"""Why the records of JOB failed: its errors, most failures first, with example records; --all,
+	--error or --csv list the records themselves."""
 	from bulk_queue import console
 
 	with _site(context):
-		rows = _guarded(console.failures, job)
+		_guarded(console.failures, job, limit=1, error=error)  # a job and error the user may read
 		if as_csv:
 			out = csv.writer(sys.stdout)
 			out.writerow(["name", "exception", "error", "attempts", "retried"])
-			for r in rows:
+			for r in console.iter_failures(job, error=error):
 				out.writerow([r.reference_name, r.exception_type, r.error, r.attempts, r.retried])
 			return
-		if not rows:
+		if list_all or error:
+			count = 0
+			for r in console.iter_failures(job, error=error):
+				retried = "  (retried)" if r.retried else ""
+				click.echo(f"{r.reference_name}  {r.exception_type}: {r.error}{retried}")
+				count += 1
+			if not count:
+				click.echo(f"{job}: no failed records.")
+			return
+		errors = _guarded(console.errors, job)
+		if not errors:
 			click.echo(f"{job}: no failed records.")
-		for r in rows:
-			retried = "  (retried)" if r.retried else ""
-			click.echo(f"{r.reference_name}  {r.exception_type}: {r.error}{retried}")
+			return
+		total = sum(e.failures for e in errors)
+		click.echo(f"{job}: {total:,} failed records, {len(errors):,} errors")
+		width = len(f"{errors[0].failures:,}")
+		for e in errors:
+			kind = f"{e.exception_type}: " if e.exception_type else ""
+			click.echo(f"  {e.failures:>{width},} × {kind}{e.message}")
+			click.echo(f"  {'':>{width}}   e.g. {', '.join(e.examples)}   (--error {e.name})")
+		site = _site_name(context)
+		click.echo(
+			f"The records: bench --site {site} bulk-queue failures {job} --all (or --csv, --error NAME)"
+		)
 
 
 @bulk_queue_group.command("demo")
@@ -255,8 +282,10 @@ def demo(context, records, cleanup):
 commands = [bulk_queue_group]
 
 # Frappe imports this module in every `bench` process; in a worker, import once what every job's first
-# save would otherwise import again in each forked work horse (see bulk_queue/preload.py).
+# save would otherwise import again in each forked work horse (see bulk_queue/preload.py), and note the
+# PID namespace of its RQ workers as they register (see bulk_queue/workers.py).
 warm_worker()
+note_at_birth()
 
 
 # -- helpers ------------------------------------------------------------------------------------------

@@ -43,6 +43,17 @@ def after_end(bulk_job: str) -> None:
 	"""Call after the commit that gave the job its final status (any process, any number of times):
 	its steps run once. Should the process that ended the job die first (or midway), recovery's sweep
 	(``sweep``) does the rest."""
+	if getattr(frappe.local, "request", None):
+		# Inside a web request (a cancel from Desk) the session's user must not change: a worker
+		# handles the end, as the requester (and recovery's sweep, should that job be lost).
+		frappe.enqueue(
+			"bulk_queue.completion.after_end",
+			queue="short",
+			job_id=f"bulk_queue-end:{bulk_job}",
+			deduplicate=True,
+			bulk_job=bulk_job,
+		)
+		return
 	lock = named_lock.acquire(f"end:{bulk_job}")
 	if not lock:
 		return  # a live process is handling this end

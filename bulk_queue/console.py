@@ -14,7 +14,7 @@ whitelisted API: permissions for the action, a job's requester or a System Manag
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import frappe
@@ -138,22 +138,41 @@ def resume(bulk_job: str) -> dict:
 	return api.resume_bulk_job(bulk_job)
 
 
-def retry_failed(bulk_job: str) -> int:
-	"""Run the failed records of a finished job again; return how many were queued. Commits."""
-	return api.retry_failed(bulk_job)["retried"]
+def retry_failed(bulk_job: str, error: str | None = None) -> int:
+	"""Run the failed records of a finished job again (all, or those of one ``error`` of
+	``errors()``); return how many failures are retried. Commits."""
+	return api.retry_failed(bulk_job, error=error)["retried"]
 
 
-def failures(bulk_job: str, limit: int | None = None) -> list[dict]:
-	"""The job's failed records, oldest first: ``reference_name``, ``exception_type``, ``error``,
-	``attempts``, ``retried``, ``creation`` (all of them, or the first ``limit``)."""
+def failures(bulk_job: str, limit: int | None = None, error: str | None = None) -> list[dict]:
+	"""The job's failed records in name order: ``reference_name``, ``exception_type``, ``error``,
+	``error_group``, ``attempts``, ``retried``, ``creation`` (all of them, or the first ``limit``; only
+	those of one ``error`` of ``errors()``)."""
 	rows: list[dict] = []
-	while limit is None or len(rows) < limit:
-		page_length = 500 if limit is None else min(500, limit - len(rows))
-		page = api.get_failures(bulk_job, start=len(rows), page_length=page_length)["failures"]
-		rows.extend(page)
-		if len(page) < page_length:
+	for row in iter_failures(bulk_job, error=error):
+		if limit is not None and len(rows) >= limit:
 			break
+		rows.append(row)
 	return rows
+
+
+def iter_failures(bulk_job: str, error: str | None = None) -> Iterator[dict]:
+	"""Every failed record of the job (or of one error), a page of 500 at a time (a keyset: the
+	millionth costs what the first did)."""
+	after = None
+	while True:
+		page = api.get_failures(bulk_job, page_length=500, error=error, after=after)
+		yield from page["failures"]
+		after = page["after"]
+		if not after:
+			return
+
+
+def errors(bulk_job: str) -> list[dict]:
+	"""The job's failures grouped by error, most failures first: ``name``, ``exception_type``,
+	``message`` (what varies between records taken out), ``example``, ``examples`` (a few records),
+	``failures`` (how many)."""
+	return api.get_errors(bulk_job)["errors"]
 
 
 def jobs(status: str | None = None, user: str | None = None, limit: int = 20) -> list[dict]:

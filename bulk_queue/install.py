@@ -6,7 +6,7 @@ import frappe
 
 from bulk_queue import settings
 
-DOCTYPES = ("Bulk Queue Job", "Bulk Queue Chunk", "Bulk Queue Failure")
+DOCTYPES = ("Bulk Queue Job", "Bulk Queue Chunk", "Bulk Queue Failure", "Bulk Queue Error")
 
 
 def after_install() -> None:

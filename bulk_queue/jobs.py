@@ -116,15 +116,15 @@ def start(request: BulkRequest) -> dict:
 	}
 
 
-def retry_failed(bulk_job: str, user: str) -> int:
-	"""Run a finished job's failed records again, counted as a start of ``user``'s (rate and active
-	job limits); returns how many records were re-enqueued."""
+def retry_failed(bulk_job: str, user: str, error: str | None = None) -> int:
+	"""Run a finished job's failed records (all, or those of one ``error``) again, counted as a start
+	of ``user``'s (rate and active job limits); returns how many failures are retried."""
 	# Running a job again counts like starting one.
 	access.check_rate(user)
 	lock = _lock_user(user)
 	try:
 		_check_start_limits(user)
-		retried = lifecycle.retry_failed(bulk_job)
+		retried = lifecycle.retry_failed(bulk_job, error)
 		if retried:
 			access.count_start(user)
 	finally:

@@ -20,7 +20,7 @@ API and the commands call this module; it calls none of them.
       Running | Paused
     Planning | Queued | Running      Failed (the records could not be selected) fail_job
     Queued | Running                 Completed | Completed with Errors | Failed finish_if_done
-    Completed with Errors | Failed   Queued (its failures only)                retry_failed
+    Completed with Errors | Failed   Queued | Planning (its failures only)     retry_failed
 
 ``TRANSITIONS`` is this table as the code checks it. The status names and their groups are in
 ``states.py``.
@@ -31,7 +31,7 @@ from __future__ import annotations
 import frappe
 from frappe.utils import now_datetime
 
-from bulk_queue import completion, dispatch, settings
+from bulk_queue import completion, dispatch, failures, settings
 from bulk_queue.states import ACTIVE, OPEN
 from bulk_queue.utils.selection import chunked
 
@@ -47,7 +47,7 @@ TRANSITIONS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 	"cancel_job": (OPEN, ("Cancelled",)),
 	"fail_job": (ACTIVE, ("Failed",)),
 	"finish_if_done": (("Queued", "Running"), ENDED_BY_RECORDS),
-	"retry_failed": (("Completed with Errors", "Failed"), ("Queued",)),
+	"retry_failed": (("Completed with Errors", "Failed"), ("Queued", "Planning")),
 }
 
 
@@ -315,7 +315,9 @@ def planned(job: frappe._dict, title: str) -> str:
 	holds the job's row lock and commits. Returns the new status."""
 	status = "Running" if job.started_at else "Queued"
 	check_transition("planned", job.status, status)
-	frappe.db.set_value(dispatch.JOB, job.name, {"status": status, "title": title}, update_modified=False)
+	frappe.db.set_value(
+		dispatch.JOB, job.name, {"status": status, "title": title, "plan_retry": None}, update_modified=False
+	)
 	job.update(status=status, title=title)
 	return status
 
@@ -343,11 +345,15 @@ def fail_job(bulk_job: str, error: str) -> None:
 	frappe.db.after_commit.add(lambda: dispatch.drop_rq_jobs(queued))
 
 
-def retry_failed(bulk_job: str) -> int:
-	"""Re-enqueue the failed records of a finished job as new chunks; return how many.
+def retry_failed(bulk_job: str, error: str | None = None) -> int:
+	"""Run a finished job's failed records again (all, or those of one Bulk Queue Error); return how
+	many failures that is. Commits.
 
-	The failure rows stay as history, marked ``retried``; the job's ``processed`` and ``failed``
-	counters drop by the retried records and grow again as the new chunks report.
+	Up to ``bulk_queue_plan_inline_max`` (10,000) failures become new chunks here, the job Queued;
+	more are left to the planner (the job Planning, answered at once): it reads them a page at a time
+	in the background and writes their chunks, whatever the count. The failure rows stay as history,
+	marked ``retried``; the job's ``processed`` and ``failed`` counters drop by the retried records and
+	grow again as the new chunks report.
 	"""
 	job = dispatch.lock_job(bulk_job)
 	if not job:
@@ -369,38 +375,71 @@ def retry_failed(bulk_job: str) -> int:
 				"selected); start a new job instead."
 			).format(bulk_job)
 		)
-	failures = frappe.db.sql(
-		"""select name, reference_name from `tabBulk Queue Failure`
-		where bulk_job=%s and retried=0 order by creation for update""",
-		bulk_job,
-		as_dict=True,
-	)
-	if not failures:
+	if error and frappe.db.get_value(failures.ERROR, error, "bulk_job") != bulk_job:
+		frappe.db.rollback()
+		frappe.throw(frappe._("{0} is not an error of Bulk Queue Job {1}.").format(error, bulk_job))
+	inline_max = settings.get("bulk_queue_plan_inline_max")
+	rows = failures.retry_rows(bulk_job, error, limit=inline_max + 1)
+	if not rows:
 		frappe.db.rollback()
 		return 0
-	names = list(dict.fromkeys(f.reference_name for f in failures))
-	frappe.db.sql(
-		"update `tabBulk Queue Failure` set retried=1 where bulk_job=%s and retried=0",
-		bulk_job,
-	)
+	if len(rows) > inline_max:
+		return _retry_in_background(job, error)
+	names = list(dict.fromkeys(f.reference_name for f in rows))
+	failures.mark_retried([f.name for f in rows])
+	failures.clear_counts(bulk_job, error)
 	last_no = frappe.db.sql(
 		f"select coalesce(max(chunk_no), 0) from `tab{dispatch.CHUNK}` where bulk_job=%s", bulk_job
 	)[0][0]
-	size = frappe.db.get_value(dispatch.JOB, bulk_job, "chunk_size") or settings.get(
-		"bulk_queue_default_chunk_size"
-	)
+	size = job.chunk_size or settings.get("bulk_queue_default_chunk_size")
 	added = dispatch.insert_chunks(
 		bulk_job, chunked(names, size), owner=job.user or frappe.session.user, first_no=last_no + 1
 	)
-	# A cancelled job's never-run records are not failures; only the failed ones are retried here.
 	check_transition("retry_failed", job.status, "Queued")
 	frappe.db.sql(
-		f"""update `tab{dispatch.JOB}` set status='Queued', ended_at=null, notified=0, end_steps=null, processed=processed-%s,
-			failed=failed-%s, chunks=chunks+%s, total=total-%s+%s where name=%s""",
-		(len(failures), len(failures), added, len(failures), len(names), bulk_job),
+		f"""update `tab{dispatch.JOB}` set status='Queued', ended_at=null, notified=0, end_steps=null,
+			processed=processed-%s, failed=failed-%s, chunks=chunks+%s, total=total-%s+%s where name=%s""",
+		(len(rows), len(rows), added, len(rows), len(names), bulk_job),
 	)
 	job.status = "Queued"
 	claimed = dispatch.claim_window(job)
 	frappe.db.commit()
 	dispatch.enqueue_chunks(job, claimed)
-	return len(names)
+	return len(rows)
+
+
+def _retry_in_background(job: frappe._dict, error: str | None) -> int:
+	"""More failures than one request should read: the job goes Planning and its planner turns them
+	into chunks a page at a time (``tasks/planning.py``, ``plan_retry``). Returns how many."""
+	count = (
+		frappe.db.get_value(failures.ERROR, error, "failures")
+		if error
+		else frappe.db.get_value(dispatch.JOB, job.name, "failed")
+	)
+	check_transition("retry_failed", job.status, "Planning")
+	token = (job.plan_token or 0) + 1
+	now = now_datetime()
+	frappe.db.set_value(
+		dispatch.JOB,
+		job.name,
+		{
+			"status": "Planning",
+			"ended_at": None,
+			"notified": 0,
+			"end_steps": None,
+			"plan_retry": error or "*",
+			"plan_after": None,
+			"plan_token": token,
+			"plan_rq_job_id": dispatch.planner_rq_job_id(job.name, token),
+			"plan_heartbeat": now,
+			"plan_failures": 0,
+			"selected_at": now,  # failures recorded from now on are the retry's own
+			"expected": job.total,
+		},
+		update_modified=False,
+	)
+	failures.clear_counts(job.name, error)
+	job.update(status="Planning", plan_token=token)
+	frappe.db.commit()
+	dispatch.start_planner(job)
+	return count or 0

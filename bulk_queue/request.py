@@ -25,7 +25,7 @@ from bulk_queue.actions import Action, get_action, get_actions, job_title
 from bulk_queue.utils.selection import SelectionError, parse_ids, parse_json_object
 
 # Our own DocTypes are never processed in bulk by us.
-OWN_DOCTYPES = ("Bulk Queue Job", "Bulk Queue Chunk", "Bulk Queue Failure")
+OWN_DOCTYPES = ("Bulk Queue Job", "Bulk Queue Chunk", "Bulk Queue Failure", "Bulk Queue Error")
 
 
 @dataclass(frozen=True)

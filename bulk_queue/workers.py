@@ -5,9 +5,9 @@ listens on a queue. Imports nothing of bulk_queue: every layer may ask.
 
 A worker's process can be probed (``os.kill(pid, 0)``) only from the same PID namespace: containers
 sharing a hostname (host networking) do not share pids, and another host's pid means nothing here. So
-each work horse notes its worker's namespace in Redis (``note_namespace``, once per process) and a pid
-is probed only when that note matches ours; any other worker is judged by its registration and its
-heartbeats, which RQ keeps in Redis for every host alike.
+each worker notes its namespace in Redis as it registers (``note_at_birth``) and again as it runs a job
+(``note_namespace``), and a pid is probed only when that note matches ours; any other worker is judged
+by its registration and its heartbeats, which RQ keeps in Redis for every host alike.
 """
 
 from __future__ import annotations
@@ -51,6 +51,37 @@ def note_namespace(worker_name: str | None) -> None:
 	try:
 		get_redis_conn().set(_note_key(worker_name), namespace_id(), ex=NOTE_TTL)
 		_noted.add(worker_name)
+	except Exception:
+		pass
+
+
+def note_at_birth() -> None:
+	"""In a ``bench worker`` (or ``worker-pool``) process: note the namespace of every RQ worker this
+	process starts as it registers, before its first job, so that one killed before it ran anything
+	is known dead at once (``listening``). Wraps RQ's ``register_birth`` (the workers of a pool inherit
+	it); best effort."""
+	from bulk_queue.preload import is_worker_process
+
+	if not is_worker_process():
+		return
+	try:
+		from rq.worker import Worker
+
+		owner = next(cls for cls in Worker.__mro__ if "register_birth" in cls.__dict__)
+		original = owner.register_birth
+		if getattr(original, "_bulk_queue_notes", False):
+			return
+
+		def register_birth(self, *args, **kwargs):
+			result = original(self, *args, **kwargs)
+			try:
+				self.connection.set(_note_key(self.name), namespace_id(), ex=NOTE_TTL)
+			except Exception:
+				pass
+			return result
+
+		register_birth._bulk_queue_notes = True
+		owner.register_birth = register_birth
 	except Exception:
 		pass
 

@@ -10,7 +10,7 @@ from typing import Any
 import frappe
 from frappe import _
 
-from bulk_queue import access, dispatch, fields, jobs, lifecycle, progress, request, settings
+from bulk_queue import access, dispatch, failures, fields, jobs, lifecycle, progress, request, settings
 from bulk_queue import filters as selection_filters
 from bulk_queue.actions import Action, available_actions, get_action
 from bulk_queue.request import OWN_DOCTYPES, default_chunk_size
@@ -158,15 +158,19 @@ def _steer(bulk_job: str | None, change) -> dict:
 
 
 @frappe.whitelist(methods=["POST"])
-def retry_failed(bulk_job: str | None = None) -> dict:
-	"""Re-enqueue only the failed records of a finished bulk job (its requester or a System Manager)."""
+def retry_failed(bulk_job: str | None = None, error: str | None = None) -> dict:
+	"""Run the failed records of a finished bulk job again (its requester or a System Manager): all
+	of them, or those of one ``error`` (a Bulk Queue Error of the job, see ``get_errors``).
+
+	Answers at once whatever the count: up to 10,000 failures are re-queued here, more by the job's
+	planner in the background (the job is Planning meanwhile). ``retried``: how many failures."""
 	job = _check_job_access(bulk_job)
 	user = frappe.session.user
 	act = get_action(job.action)
 	access.check_can_start(job.reference_doctype, job.action, user, power=act.power)
 	if not frappe.has_permission(job.reference_doctype, act.ptype):
 		frappe.throw(_("You do not have permission to run this action again."), frappe.PermissionError)
-	retried = jobs.retry_failed(job.name, user)
+	retried = jobs.retry_failed(job.name, user, error or None)
 	return {**get_bulk_job_status(job.name), "retried": retried}
 
 
@@ -265,34 +269,63 @@ def active_jobs(user: str, limit: int = 10) -> list[dict]:
 
 
 @frappe.whitelist()
-def get_failures(bulk_job: str | None = None, start: Any = 0, page_length: Any = 20) -> dict:
-	"""One page of a job's failed records (its requester or a System Manager), newest last.
+def get_failures(
+	bulk_job: str | None = None,
+	start: Any = 0,
+	page_length: Any = 20,
+	error: str | None = None,
+	after: str | None = None,
+) -> dict:
+	"""One page of a job's failed records (its requester or a System Manager), in name order.
+
+	``after``: the name of the last failure of the previous page (a keyset: every page costs the same,
+	however deep); ``start`` (an offset) is still read when ``after`` is not given. ``error``: only the
+	failures of that Bulk Queue Error (see ``get_errors``).
 
 	Returns ``{"failures": [{"name", "reference_doctype", "reference_name", "exception_type",
-	"error", "attempts", "retried", "creation"}], "total": n, "start", "page_length"}``.
+	"error", "error_group", "attempts", "retried", "creation"}], "total": how many (retried ones
+	included; past 10,000, the count of those not retried), "start", "page_length", "after": the
+	cursor of the next page or None}``.
 	"""
-	_check_job_access(bulk_job)
-	start = max(0, frappe.utils.cint(start))
+	job = _check_job_access(bulk_job)
 	page_length = min(max(1, frappe.utils.cint(page_length) or 20), 500)
-	rows = frappe.get_all(
-		"Bulk Queue Failure",
-		filters={"bulk_job": bulk_job},
-		fields=[
-			"name",
-			"reference_doctype",
-			"reference_name",
-			"exception_type",
-			"error",
-			"attempts",
-			"retried",
-			"creation",
-		],
-		order_by="creation asc, name asc",
-		limit_start=start,
-		limit_page_length=page_length,
-	)
-	total = frappe.db.count("Bulk Queue Failure", {"bulk_job": bulk_job})
-	return {"failures": rows, "total": total, "start": start, "page_length": page_length}
+	if error and frappe.db.get_value("Bulk Queue Error", error, "bulk_job") != job.name:
+		frappe.throw(_("{0} is not an error of Bulk Queue Job {1}.").format(error, job.name))
+	start = 0 if after else max(0, frappe.utils.cint(start))
+	if start:
+		# An offset is a keyset walked from the start: bounded by the pages it skips.
+		skipped = failures.page(job.name, error=error, limit=min(start, 100_000))
+		after = skipped[-1].name if skipped else None
+	rows = failures.page(job.name, error=error, after=after, limit=page_length)
+	return {
+		"failures": rows,
+		"total": failures.count(job.name, error),
+		"start": start,
+		"page_length": page_length,
+		"after": rows[-1].name if len(rows) == page_length else None,
+	}
+
+
+@frappe.whitelist()
+def get_errors(bulk_job: str | None = None) -> dict:
+	"""A job's failures grouped by error (its requester or a System Manager), most failures first:
+	``{"errors": [{"name", "exception_type", "message" (what varies between records taken out),
+	"example" (one record's message), "example_record", "examples" (a few records), "failures"}],
+	"failed": failures not retried}``."""
+	job = _check_job_access(bulk_job)
+	return {
+		"errors": failures.errors_of(job.name),
+		"failed": frappe.db.get_value("Bulk Queue Job", job.name, "failed") or 0,
+	}
+
+
+@frappe.whitelist()
+def get_error_traceback(bulk_job: str | None = None, error: str | None = None) -> str:
+	"""The traceback of one of the job's errors, stored once for all its failures."""
+	job = _check_job_access(bulk_job)
+	if not error or frappe.db.get_value("Bulk Queue Error", error, "bulk_job") != job.name:
+		frappe.throw(_("{0} is not an error of Bulk Queue Job {1}.").format(error, job.name))
+	return failures.traceback_of(error)
 
 
 @frappe.whitelist()

@@ -26,7 +26,17 @@ import frappe
 from frappe.utils import now_datetime
 from rq.timeouts import JobTimeoutException
 
-from bulk_queue import access, completion, dispatch, lifecycle, progress, secrets, settings, throttle
+from bulk_queue import (
+	access,
+	completion,
+	dispatch,
+	failures,
+	lifecycle,
+	progress,
+	secrets,
+	settings,
+	throttle,
+)
 from bulk_queue.actions import get_action
 from bulk_queue.tasks import recovery
 from bulk_queue.transaction import callback_marks, drop_callbacks_after
@@ -34,7 +44,6 @@ from bulk_queue.utils.backoff import backoff_delay
 
 JOB = dispatch.JOB
 CHUNK = dispatch.CHUNK
-FAILURE = "Bulk Queue Failure"
 
 # MariaDB/MySQL client error codes that mean the connection (and its transaction) is gone.
 CONNECTION_LOST = {2003, 2006, 2013, 2055, 1927, 4031}
@@ -100,6 +109,7 @@ class ChunkRunner:
 		self.chunk = chunk
 		self.token = token
 		self.rq_deadline = rq_deadline
+		self.errors: failures.ErrorCounts | None = None  # the failures' errors, counted per transaction
 		self.commit_interval = settings.get("bulk_queue_commit_interval")
 		self.max_attempts = max(1, settings.get("bulk_queue_max_attempts"))
 		self.transient_failures: dict[int, int] = {}
@@ -247,6 +257,8 @@ class ChunkRunner:
 		# Password values never reach a failure's error or traceback in clear.
 		self.secrets = secrets.secret_values(frappe.get_meta(job.reference_doctype), self.values)
 		self.action = get_action(job.action)
+		if self.errors is None or self.errors.bulk_job != job.name:
+			self.errors = failures.ErrorCounts(job.name, known=failures.known_errors(job.name))
 		self.timeout = job.timeout or dispatch.chunk_timeout(job.queue)
 		self.deadline = time.monotonic() + self.timeout - max(2.0, min(60.0, self.timeout * 0.2))
 		if self.rq_deadline is not None:
@@ -484,6 +496,7 @@ class ChunkRunner:
 			return
 		succeeded, failed = self.batch.succeeded + 1, self.batch.failed
 		retries = self.unflushed_retries
+		self.errors.write(self.job.user)
 		now = now_datetime()
 		frappe.db.sql(
 			f"""update `tab{CHUNK}` set done_upto=%s, succeeded=succeeded+%s, failed=failed+%s,
@@ -512,12 +525,14 @@ class ChunkRunner:
 
 	def _on_commit(self) -> None:
 		self.tx_event = "commit"
+		self.errors.committed()
 		if self.applying is not None:
 			# The action may commit again: that commit is fenced too.
 			_add_once(frappe.db.before_commit, self._before_commit)
 
 	def _on_rollback(self) -> None:
 		self.tx_event = "rollback"
+		self.errors.rolled_back()
 
 	def _apply(self, name: str) -> None:
 		"""Apply the action to one record inside its own savepoint; record a failure if it fails."""
@@ -653,21 +668,18 @@ class ChunkRunner:
 		return True
 
 	def _record_failure(self, name: str, exc_type: str, message: str, tb: str, attempts: int) -> None:
-		doc = frappe.get_doc(
-			{
-				"doctype": FAILURE,
-				"owner": self.job.user,
-				"bulk_job": self.job.name,
-				"chunk": self.chunk,
-				"reference_doctype": self.job.reference_doctype,
-				"reference_name": name,
-				"exception_type": exc_type,
-				"error": secrets.scrub(message, self.secrets)[:1000],
-				"traceback": secrets.scrub(tb, self.secrets),
-				"attempts": attempts,
-			}
+		"""The record's failure row now; its error's count in the commit that carries it."""
+		message, tb = secrets.scrub(message, self.secrets), secrets.scrub(tb, self.secrets)
+		failures.insert_failure(
+			bulk_job=self.job.name,
+			owner=self.job.user,
+			doctype=self.job.reference_doctype,
+			name=name,
+			exception_type=exc_type,
+			message=message,
+			error=self.errors.add(name, exc_type, message, tb),
+			attempts=attempts,
 		)
-		doc.db_insert()
 		self.batch.failed += 1
 
 	# -- commit boundary --------------------------------------------------------------------------
@@ -691,6 +703,7 @@ class ChunkRunner:
 		now = now_datetime()
 		succeeded, failed = self.batch.succeeded, self.batch.failed
 		retries, self.unflushed_retries = self.unflushed_retries, 0
+		self.errors.write(self.job.user)
 		if paused and not final:
 			# Keep what this batch did; the chunk waits at its new watermark for the resume.
 			status, token, continue_later = "Pending", self.token + 1, False

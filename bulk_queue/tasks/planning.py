@@ -27,7 +27,7 @@ import frappe
 from frappe import _
 from frappe.utils import cstr, now_datetime
 
-from bulk_queue import access, completion, dispatch, lifecycle, progress, settings
+from bulk_queue import access, completion, dispatch, failures, lifecycle, progress, settings
 from bulk_queue.actions import get_action, job_title
 from bulk_queue.filters import read_page
 from bulk_queue.tasks.bulk import run_after_planning
@@ -72,6 +72,9 @@ class Planner:
 			*json.loads(job.filters or "[]"),
 			[self.doctype, "creation", "<=", str(job.selected_at)],
 		]
+		# A Retry Failed of more failures than one request reads: the records are those failures'.
+		self.retry = frappe.db.get_value(JOB, self.bulk_job, "plan_retry")
+		self.selected_at = job.selected_at
 		self.after = job.plan_after
 		self.hard_deadline = time.monotonic() + planner_timeout(job)
 		self.slowest_page = 0.0
@@ -136,10 +139,22 @@ class Planner:
 		if refused:
 			raise frappe.PermissionError(refused)
 		page_size = self.page_size
-		names = read_page(self.doctype, self.filters, after=self.after, page_size=page_size)
+		if self.retry:
+			retried = failures.retry_rows(
+				self.bulk_job,
+				None if self.retry == "*" else self.retry,
+				before=self.selected_at,
+				after=self.after,
+				limit=page_size,
+			)
+			names = list(dict.fromkeys(f.reference_name for f in retried))
+			read = len(retried)
+		else:
+			names = read_page(self.doctype, self.filters, after=self.after, page_size=page_size)
+			read = len(names)
 		read_time = time.monotonic() - page_started
 		self.slowest_page = max(self.slowest_page, read_time)
-		last_page = len(names) < page_size
+		last_page = read < page_size
 		self.page_size = _next_page_size(page_size, self.base_page_size, read_time)
 		job = dispatch.lock_job(self.bulk_job)
 		if not self._current(job):
@@ -155,14 +170,21 @@ class Planner:
 		added = dispatch.insert_chunks(
 			self.bulk_job, chunked(names, self.chunk_size), owner=job.user, first_no=job.chunks + 1
 		)
-		self.after = names[-1] if names else self.after
 		now = now_datetime()
-		update = {
-			"plan_after": self.after,
-			"total": job.total + len(names),
-			"chunks": job.chunks + added,
-			"plan_heartbeat": now,
-		}
+		update = {"chunks": job.chunks + added, "plan_heartbeat": now}
+		if self.retry:
+			# The failures' records run again: the rows stay as history, and leave the counters.
+			failures.mark_retried([f.name for f in retried])
+			self.after = retried[-1].name if retried else self.after
+			update |= {
+				"total": job.total - len(retried) + len(names),
+				"processed": job.processed - len(retried),
+				"failed": job.failed - len(retried),
+			}
+		else:
+			self.after = names[-1] if names else self.after
+			update["total"] = job.total + len(names)
+		update["plan_after"] = self.after
 		handover = None
 		if not last_page and time.monotonic() + max(10.0, 3 * self.slowest_page) >= self.hard_deadline:
 			# Well before the RQ timeout kills it: a fresh try goes on from the watermark.

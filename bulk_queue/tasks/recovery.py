@@ -24,7 +24,7 @@ from frappe.utils.background_jobs import get_job, get_redis_conn
 from rq.job import JobStatus
 from rq.worker import Worker
 
-from bulk_queue import completion, dispatch, lifecycle, progress, settings
+from bulk_queue import completion, dispatch, failures, lifecycle, progress, settings
 from bulk_queue.workers import note_namespace, process_alive
 
 RECOVER = "bulk_queue.tasks.recovery.recover"
@@ -305,22 +305,22 @@ def register_loss(job: frappe._dict, row: frappe._dict) -> int:
 
 
 def _fail_poison_record(job: frappe._dict, row: frappe._dict, name: str, strikes: int) -> None:
-	frappe.get_doc(
-		{
-			"doctype": "Bulk Queue Failure",
-			"owner": job.user,
-			"bulk_job": job.name,
-			"chunk": row.name,
-			"reference_doctype": job.reference_doctype,
-			"reference_name": name,
-			"exception_type": "WorkerLost",
-			"error": frappe._(
-				"The worker processing this record was lost {0} times (killed, out of memory or timed out); "
-				"it was not applied."
-			).format(strikes),
-			"attempts": strikes,
-		}
-	).db_insert()
+	message = frappe._(
+		"The worker processing this record was lost {0} times (killed, out of memory or timed out); "
+		"it was not applied."
+	).format(strikes)
+	errors = failures.ErrorCounts(job.name, known=failures.known_errors(job.name))
+	failures.insert_failure(
+		bulk_job=job.name,
+		owner=job.user,
+		doctype=job.reference_doctype,
+		name=name,
+		exception_type="WorkerLost",
+		message=message,
+		error=errors.add(name, "WorkerLost", message, ""),
+		attempts=strikes,
+	)
+	errors.write(job.user)  # the caller holds the job's row lock and commits
 	frappe.db.sql(
 		f"""update `tab{dispatch.CHUNK}` set failed=failed+1 where name=%s""",
 		row.name,

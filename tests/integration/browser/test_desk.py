@@ -300,8 +300,17 @@ def test_form_pages_thousands_of_failures(open_desk):
 	_record_metric("job_form_with_5000_failures_ms", round((time.monotonic() - started) * 1000))
 	assert desk.page.locator(".bq-failures tr.bq-failure").count() == 20
 	assert desk.page.locator(".bq-failures .bq-range").inner_text().startswith("1–20 of 5,000")
+	group = desk.page.locator(".bq-errors tr.bq-error-group")
+	assert group.count() == 1, "5,000 failures, one error"
+	assert "5,000 ×" in group.inner_text() and "ToDo missing-# not found" in group.inner_text()
+	desk.screenshot("job-form-errors", full_page=True)
 	desk.page.locator(".bq-failures .bq-next").click()
 	desk.page.wait_for_selector(".bq-failures .bq-range:has-text('21–40')")
+	desk.page.locator(".bq-failures .bq-prev").click()
+	desk.page.wait_for_selector(".bq-failures .bq-range:has-text('1–20')")
+	group.locator(".bq-traceback").click()
+	desk.page.wait_for_selector(".modal.show .bq-traceback-text:has-text('get_doc')")
+	desk.screenshot("job-form-traceback")
 	assert not desk.real_errors(), desk.real_errors()
 
 
@@ -362,9 +371,20 @@ def _job_with_failures(user: str, count: int) -> str:
 	)
 	job.insert(ignore_permissions=True)
 	frappe.db.set_value("Bulk Queue Job", job.name, "owner", user, update_modified=False)
+	from bulk_queue import failures
+
+	# Grouped as a worker groups them: one error, its traceback once.
+	errors = failures.ErrorCounts(job.name)
+	traceback = 'Traceback (most recent call last):\n  File "frappe/model/document.py", line 99, in get_doc\n'
+	groups = [
+		errors.add(f"missing-{i:05d}", "DoesNotExistError", f"ToDo missing-{i:05d} not found", traceback)
+		for i in range(count)
+	]
+	errors.write(user)
 	now = now_datetime()
 	fields = ["name", "creation", "modified", "owner", "modified_by", "docstatus", "idx", "bulk_job"]
-	fields += ["reference_doctype", "reference_name", "exception_type", "error", "attempts", "retried"]
+	fields += ["reference_doctype", "reference_name", "exception_type", "error", "error_group"]
+	fields += ["attempts", "retried"]
 	rows = [
 		(
 			f"{job.name}-f{i:05d}",
@@ -379,6 +399,7 @@ def _job_with_failures(user: str, count: int) -> str:
 			f"missing-{i:05d}",
 			"DoesNotExistError",
 			f"ToDo missing-{i:05d} not found",
+			groups[i],
 			1,
 			0,
 		)

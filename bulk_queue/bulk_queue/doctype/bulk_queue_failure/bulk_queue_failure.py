@@ -17,6 +17,7 @@ class BulkQueueFailure(Document):
 		bulk_job: DF.Link
 		chunk: DF.Link | None
 		error: DF.SmallText | None
+		error_group: DF.Link | None
 		exception_type: DF.Data | None
 		reference_doctype: DF.Link | None
 		reference_name: DF.DynamicLink | None

@@ -5,7 +5,13 @@ const FAILURES_PAGE = 20;
 
 frappe.ui.form.on("Bulk Queue Job", {
 	setup(frm) {
-		frm._bq = { failures_start: 0, failures_total: null, failures_loaded_for: null };
+		frm._bq = {
+			failures_start: 0,
+			failures_total: null,
+			failures_loaded_for: null,
+			cursors: [null],
+			error: null,
+		};
 	},
 
 	onload(frm) {
@@ -181,57 +187,134 @@ const bulk_queue_job = {
 			args: { bulk_job: frm.doc.name },
 			freeze: true,
 			callback: () => {
-				frm._bq.failures_start = 0;
+				Object.assign(frm._bq, { failures_start: 0, error: null, cursors: [null] });
 				frm.reload_doc();
 			},
 		});
 	},
 
-	// -- failed records, a page at a time ----------------------------------------------------------
+	// -- failed records: grouped by error, then a page of records at a time -------------------------
 
 	schedule_failures_reload(frm) {
+		// Only while the job runs (progress events); at most every 5 s, a page costs one index range.
 		if (frm._bq.failures_timer) return;
 		frm._bq.failures_timer = setTimeout(() => {
 			frm._bq.failures_timer = null;
 			this.load_failures(frm, frm._bq.failures_start);
-		}, 2000);
+		}, 5000);
 	},
 
+	// ``start``: 0 for the first page; the cursor stack remembers where each earlier page began.
 	load_failures(frm, start) {
 		const wrapper = frm.get_field("failures_html").$wrapper;
+		const state = frm._bq;
 		if (
 			!frm.doc.failed &&
-			!frm._bq.failures_total &&
-			frm._bq.failures_loaded_for === frm.doc.name
+			!state.failures_total &&
+			state.failures_loaded_for === frm.doc.name
 		) {
 			return;
 		}
-		frappe
-			.xcall("bulk_queue.api.bulk.get_failures", {
+		if (state.failures_loaded_for !== frm.doc.name) {
+			Object.assign(state, { cursors: [null], error: null, failures_start: 0 });
+		}
+		start = start || 0;
+		const page_no = Math.floor(start / FAILURES_PAGE);
+		state.cursors = state.cursors || [null];
+		const after = state.cursors[page_no] || null;
+		Promise.all([
+			frappe.xcall("bulk_queue.api.bulk.get_errors", { bulk_job: frm.doc.name }),
+			frappe.xcall("bulk_queue.api.bulk.get_failures", {
 				bulk_job: frm.doc.name,
-				start: start || 0,
 				page_length: FAILURES_PAGE,
-			})
-			.then((page) => {
-				frm._bq.failures_loaded_for = frm.doc.name;
-				frm._bq.failures_total = page.total;
-				frm._bq.failures_start = page.start;
-				frm.toggle_display("section_failures", page.total > 0);
-				wrapper.html(this.failures_html(page));
-				wrapper
-					.find(".bq-prev")
-					.on("click", () =>
-						this.load_failures(frm, Math.max(0, page.start - page.page_length)),
-					);
-				wrapper
-					.find(".bq-next")
-					.on("click", () => this.load_failures(frm, page.start + page.page_length));
+				error: state.error,
+				after: after,
+			}),
+		])
+			.then(([errors, page]) => {
+				state.failures_loaded_for = frm.doc.name;
+				state.failures_total = page.total;
+				state.failures_start = start;
+				state.cursors[page_no + 1] = page.after;
+				page.start = start;
+				frm.toggle_display("section_failures", errors.failed > 0 || page.total > 0);
+				wrapper.html(this.errors_html(frm, errors) + this.failures_html(frm, page));
+				this.bind_failures(frm, wrapper, page);
 			})
 			.catch(() => {});
 	},
 
-	failures_html(page) {
-		if (!page.total) return "";
+	bind_failures(frm, wrapper, page) {
+		const state = frm._bq;
+		const show = (error) => {
+			Object.assign(state, { error: error, cursors: [null] });
+			this.load_failures(frm, 0);
+		};
+		wrapper
+			.find(".bq-show-error")
+			.on("click", (e) => show($(e.currentTarget).attr("data-error")));
+		wrapper.find(".bq-all-errors").on("click", () => show(null));
+		wrapper
+			.find(".bq-traceback")
+			.on("click", (e) => this.show_traceback(frm, $(e.currentTarget).attr("data-error")));
+		wrapper
+			.find(".bq-retry-error")
+			.on("click", (e) => this.retry(frm, $(e.currentTarget).attr("data-error")));
+		wrapper
+			.find(".bq-prev")
+			.on("click", () => this.load_failures(frm, Math.max(0, page.start - FAILURES_PAGE)));
+		wrapper
+			.find(".bq-next")
+			.on("click", () => this.load_failures(frm, page.start + FAILURES_PAGE));
+	},
+
+	errors_html(frm, data) {
+		const errors = data.errors || [];
+		if (!errors.length) return "";
+		const esc = frappe.utils.escape_html;
+		const format = (n) => format_number(n, null, 0);
+		const can_retry = ["Completed with Errors", "Failed"].includes(frm.doc.status);
+		const rows = errors
+			.map((e) => {
+				const examples = (e.examples || [])
+					.map(
+						(n) =>
+							`<a href="${frappe.utils.get_form_link(frm.doc.reference_doctype, n)}">${esc(n)}</a>`,
+					)
+					.join(", ");
+				const selected = frm._bq.error === e.name ? " bq-selected" : "";
+				return `<tr class="bq-error-group${selected}" data-error="${esc(e.name)}">
+					<td class="text-right bq-error-count">${format(e.failures)} ×</td>
+					<td><b>${esc(e.exception_type || "")}</b> <span>${esc(e.message || "")}</span>
+						<div class="text-muted small">${__("e.g. {0}", [examples])}</div></td>
+					<td class="text-right text-nowrap">
+						<button class="btn btn-xs btn-default bq-show-error" data-error="${esc(e.name)}">
+							${__("Records")}</button>
+						<button class="btn btn-xs btn-default bq-traceback" data-error="${esc(e.name)}">
+							${__("Traceback")}</button>
+						${
+							can_retry
+								? `<button class="btn btn-xs btn-default bq-retry-error" data-error="${esc(e.name)}">${__("Retry")}</button>`
+								: ""
+						}
+					</td>
+				</tr>`;
+			})
+			.join("");
+		return `<div class="bq-errors">
+			<div class="text-muted small">${__("{0} failed records, {1} errors, most failures first", [
+				format(data.failed),
+				format(errors.length),
+			])}</div>
+			<table class="table table-bordered table-sm">
+				<colgroup><col style="width: 14%"><col><col style="width: 24%"></colgroup>
+				<tbody>${rows}</tbody>
+			</table>
+		</div>`;
+	},
+
+	failures_html(frm, page) {
+		if (!page.total && !page.failures.length) return "";
 		const esc = frappe.utils.escape_html;
 		const rows = page.failures
 			.map((f) => {
@@ -250,7 +333,12 @@ const bulk_queue_job = {
 		const first = page.start + 1;
 		const last = page.start + page.failures.length;
 		const format = (n) => format_number(n, null, 0);
+		const heading = frm._bq.error
+			? `<div class="bq-failures-heading">${__("Records with the selected error")}
+				<a class="bq-all-errors">${__("All records")}</a></div>`
+			: "";
 		return `<div class="bq-failures">
+			${heading}
 			<table class="table table-bordered table-sm">
 				<colgroup><col style="width: 30%"><col><col style="width: 10%"></colgroup>
 				<thead><tr>
@@ -261,18 +349,53 @@ const bulk_queue_job = {
 			</table>
 			<div class="bq-pager">
 				<span class="text-muted bq-range">${__("{0}–{1} of {2}", [
-					format(first),
+					format(page.failures.length ? first : 0),
 					format(last),
 					format(page.total),
 				])}</span>
 				<span>
 					<button class="btn btn-xs btn-default bq-prev" ${page.start > 0 ? "" : "disabled"}>
 						${__("Previous")}</button>
-					<button class="btn btn-xs btn-default bq-next" ${last < page.total ? "" : "disabled"}>
+					<button class="btn btn-xs btn-default bq-next" ${page.after ? "" : "disabled"}>
 						${__("Next")}</button>
 				</span>
 			</div>
 		</div>`;
+	},
+
+	show_traceback(frm, error) {
+		frappe
+			.xcall("bulk_queue.api.bulk.get_error_traceback", {
+				bulk_job: frm.doc.name,
+				error: error,
+			})
+			.then((traceback) => {
+				const dialog = new frappe.ui.Dialog({
+					title: __("Traceback"),
+					size: "extra-large",
+					fields: [{ fieldtype: "HTML", fieldname: "tb" }],
+				});
+				dialog.fields_dict.tb.$wrapper.html(
+					`<pre class="bq-traceback-text">${frappe.utils.escape_html(
+						traceback || __("No traceback: the record was refused before it ran."),
+					)}</pre>`,
+				);
+				dialog.show();
+			});
+	},
+
+	retry(frm, error) {
+		frappe.confirm(__("Process the records that failed with this error again?"), () =>
+			frappe.call({
+				method: "bulk_queue.api.bulk.retry_failed",
+				args: { bulk_job: frm.doc.name, error: error },
+				freeze: true,
+				callback: () => {
+					Object.assign(frm._bq, { failures_start: 0, error: null, cursors: [null] });
+					frm.reload_doc();
+				},
+			}),
+		);
 	},
 
 	// -- the chunk jobs on Background Jobs ----------------------------------------------------------

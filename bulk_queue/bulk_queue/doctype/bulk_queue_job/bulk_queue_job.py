@@ -31,6 +31,7 @@ class BulkQueueJob(Document):
 		failed: DF.Int
 		filters: DF.Code | None
 		plan_after: DF.Data | None
+		plan_retry: DF.Data | None
 		plan_failures: DF.Int
 		plan_heartbeat: DF.Datetime | None
 		plan_rq_job_id: DF.Data | None
@@ -80,7 +81,7 @@ class BulkQueueJob(Document):
 					self.name, _(self.status)
 				)
 			)
-		for doctype in ("Bulk Queue Failure", "Bulk Queue Chunk"):
+		for doctype in ("Bulk Queue Failure", "Bulk Queue Error", "Bulk Queue Chunk"):
 			frappe.db.delete(doctype, {"bulk_job": self.name})
 
 	@staticmethod
@@ -114,9 +115,9 @@ PURGE_BATCH = 2000
 
 
 def _delete_rows_of(bulk_job: str) -> None:
-	"""Delete a deleted job's failures, then its chunks, PURGE_BATCH rows at a time, committing between
+	"""Delete a deleted job's failures and errors, then its chunks, PURGE_BATCH rows at a time, committing between
 	(chunks last: a job that still has chunks is found again by ``_orphaned_jobs`` if this stops midway)."""
-	for doctype in ("Bulk Queue Failure", "Bulk Queue Chunk"):
+	for doctype in ("Bulk Queue Failure", "Bulk Queue Error", "Bulk Queue Chunk"):
 		while True:
 			frappe.db.sql(f"delete from `tab{doctype}` where bulk_job=%s limit %s", (bulk_job, PURGE_BATCH))
 			deleted = frappe.db.sql("select row_count()")[0][0]

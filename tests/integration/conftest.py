@@ -466,7 +466,7 @@ def failures(job: str) -> list:
 	return frappe.get_all(
 		"Bulk Queue Failure",
 		filters={"bulk_job": job},
-		fields=["reference_name", "exception_type", "error", "traceback", "attempts", "retried"],
+		fields=["reference_name", "exception_type", "error", "error_group", "attempts", "retried"],
 		order_by="creation",
 	)
 

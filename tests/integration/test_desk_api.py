@@ -170,7 +170,7 @@ def test_failures_are_paged_and_private(todo_user):
 	_, names = make_todos(3, allocated_to=todo_user)
 	result = enqueue(doctype="ToDo", ids=names, action="save")
 	page = get_failures(result["bulk_job"], start=0, page_length=2)
-	assert page == {"failures": [], "total": 0, "start": 0, "page_length": 2}
+	assert page == {"failures": [], "total": 0, "start": 0, "page_length": 2, "after": None}
 	frappe.set_user(todo_user)
 	with pytest.raises(frappe.PermissionError):
 		get_failures(result["bulk_job"])

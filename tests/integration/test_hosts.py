@@ -92,9 +92,23 @@ class OtherHost:
 		"""SIGKILL the namespace's first process: the kernel kills every process in it."""
 		import psutil
 
+		self.names = self.worker_names()
 		for child in psutil.Process(self.proc.pid).children():
 			child.kill()
 		self.proc.wait(timeout=30)
+
+	def forget(self) -> None:
+		"""What an operator does for a host that is gone for good (RQ itself drops its workers'
+		registrations some minutes after their last heartbeat): unregister its workers."""
+		from frappe.utils.background_jobs import get_redis_conn
+		from rq.worker import Worker
+
+		for name in getattr(self, "names", set()):
+			worker = Worker.find_by_key(
+				Worker.redis_worker_namespace_prefix + name, connection=get_redis_conn()
+			)
+			if worker:
+				worker.register_death()
 
 
 @pytest.fixture
@@ -111,6 +125,7 @@ def other_host():
 	for host in hosts:
 		if host.proc.poll() is None:
 			host.kill()
+		host.forget()
 
 
 def _chunks(job: str) -> list:

@@ -302,7 +302,7 @@ def test_form_pages_thousands_of_failures(open_desk):
 	assert desk.page.locator(".bq-failures .bq-range").inner_text().startswith("1–20 of 5,000")
 	group = desk.page.locator(".bq-errors tr.bq-error-group")
 	assert group.count() == 1, "5,000 failures, one error"
-	assert "5,000 ×" in group.inner_text() and "ToDo missing-# not found" in group.inner_text()
+	assert "5,000 ×" in group.inner_text() and "ToDo ‹record› not found" in group.inner_text()
 	desk.screenshot("job-form-errors", full_page=True)
 	desk.page.locator(".bq-failures .bq-next").click()
 	desk.page.wait_for_selector(".bq-failures .bq-range:has-text('21–40')")
@@ -310,6 +310,7 @@ def test_form_pages_thousands_of_failures(open_desk):
 	desk.page.wait_for_selector(".bq-failures .bq-range:has-text('1–20')")
 	group.locator(".bq-traceback").click()
 	desk.page.wait_for_selector(".modal.show .bq-traceback-text:has-text('get_doc')")
+	desk.page.wait_for_timeout(500)  # the dialog's opening animation
 	desk.screenshot("job-form-traceback")
 	assert not desk.real_errors(), desk.real_errors()
 

@@ -285,7 +285,7 @@ const bulk_queue_job = {
 				const selected = frm._bq.error === e.name ? " bq-selected" : "";
 				return `<tr class="bq-error-group${selected}" data-error="${esc(e.name)}">
 					<td class="text-right bq-error-count">${format(e.failures)} ×</td>
-					<td><b>${esc(e.exception_type || "")}</b> <span>${esc(e.message || "")}</span>
+					<td><b>${esc(e.exception_type || "")}</b> <span>${this.template_html(e.message)}</span>
 						<div class="text-muted small">${__("e.g. {0}", [examples])}</div></td>
 					<td class="text-right text-nowrap">
 						<button class="btn btn-xs btn-default bq-show-error" data-error="${esc(e.name)}">
@@ -302,15 +302,28 @@ const bulk_queue_job = {
 			})
 			.join("");
 		return `<div class="bq-errors">
-			<div class="text-muted small">${__("{0} failed records, {1} errors, most failures first", [
-				format(data.failed),
-				format(errors.length),
-			])}</div>
+			<div class="text-muted small">${
+				errors.length === 1
+					? __("{0} failed records, one error", [format(data.failed)])
+					: __("{0} failed records, {1} errors, most failures first", [
+							format(data.failed),
+							format(errors.length),
+						])
+			}</div>
 			<table class="table table-bordered table-sm">
 				<colgroup><col style="width: 14%"><col><col style="width: 24%"></colgroup>
 				<tbody>${rows}</tbody>
 			</table>
 		</div>`;
+	},
+
+	// A message template: the record's name, taken out of it, shown as a placeholder.
+	template_html(message) {
+		const record = `<span class="text-muted">‹${__("record")}›</span>`;
+		return frappe.utils
+			.escape_html(message || "")
+			.split("{name}")
+			.join(record);
 	},
 
 	failures_html(frm, page) {

@@ -102,11 +102,13 @@ def make_failing_job(frappe, args, workers):
 	wait_for_planning(frappe, job, timeout=3600)
 	pause_job(job)
 	print(f"{job}: planned; deleting the ToDos", flush=True)
-	while frappe.db.sql("delete from `tabToDo` where description like %s limit 50000", tag[0][2]):
+	while True:
+		frappe.db.sql("delete from `tabToDo` where description like %s limit 50000", tag[0][2])
+		deleted = frappe.db.sql("select row_count()")[0][0]
 		frappe.db.commit()
-		if not frappe.db.sql("select 1 from `tabToDo` where description like %s limit 1", tag[0][2]):
+		if deleted < 50000:
 			break
-	frappe.db.commit()
+	assert not frappe.db.sql("select 1 from `tabToDo` where description like %s limit 1", tag[0][2])
 	started = time.perf_counter()
 	resume_job(job)
 	while True:

@@ -15,6 +15,9 @@ just before the commit, so workers failing with the same error do not wait on ea
 
 from __future__ import annotations
 
+import hashlib
+import secrets
+import time
 from dataclasses import dataclass, field
 
 import frappe
@@ -29,11 +32,30 @@ MAX_ERRORS = 1000  # distinct errors kept per job with their own row; past that 
 
 
 def error_name(bulk_job: str, key: str) -> str:
-	return f"{bulk_job}-{key[:16]}"
+	"""The error row of signature ``key`` in ``bulk_job``: short, as every failure row names it."""
+	return hashlib.sha1(f"{bulk_job}\x1f{key}".encode()).hexdigest()[:14]
 
 
 def other_errors_name(bulk_job: str) -> str:
-	return f"{bulk_job}-other"
+	return error_name(bulk_job, "other")
+
+
+_DIGITS = "0123456789abcdefghijklmnopqrstuvwxyz"  # lower case only: names compare case-insensitively
+
+
+def _base36(number: int, width: int) -> str:
+	digits = []
+	for _ in range(width):
+		number, digit = divmod(number, 36)
+		digits.append(_DIGITS[digit])
+	return "".join(reversed(digits))
+
+
+def failure_name() -> str:
+	"""A failure row's name (14 characters): the time in microseconds, then 4 random digits. Rows are
+	appended in name order (InnoDB keeps its pages full instead of splitting them at random places),
+	and a page of failures in name order is a page in the order they happened."""
+	return _base36(time.time_ns() // 1000, 10) + _base36(secrets.randbelow(36**4), 4)
 
 
 @dataclass
@@ -112,17 +134,16 @@ def insert_failure(
 	error: str,
 	attempts: int,
 ) -> None:
-	"""One failed record's row (raw insert: no document hooks, nothing to validate)."""
-	now = now_datetime()
+	"""One failed record's row (raw insert: no document hooks, nothing to validate). Nobody modifies a
+	failure but to mark it retried, so ``modified`` and ``modified_by`` stay empty: 40 bytes less on
+	each of a million rows."""
 	frappe.db.sql(
-		f"""insert into `tab{FAILURE}` (name, creation, modified, owner, modified_by, bulk_job,
+		f"""insert into `tab{FAILURE}` (name, creation, owner, bulk_job,
 			reference_doctype, reference_name, exception_type, error, error_group, attempts, retried)
-		values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)""",
+		values (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, 0)""",
 		(
-			frappe.generate_hash(length=10),
-			now,
-			now,
-			owner,
+			failure_name(),
+			now_datetime(),
 			owner,
 			bulk_job,
 			doctype,

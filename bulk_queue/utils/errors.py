@@ -32,11 +32,17 @@ def message_template(message: str, name: str | None = None) -> str:
 	return _SPACE.sub(" ", text).strip()[:TEMPLATE_LENGTH]
 
 
+# Frames of bulk_queue's own runner: how the record was reached (a chunk, a chain, a planner going
+# on with the chunks), not where it failed; the code path starts after the last of them.
+_RUNNER = "/bulk_queue/tasks/"
+
+
 def frames(traceback: str) -> list[str]:
-	"""The code path of a traceback: ``file:line:function`` of each frame, without its values."""
-	return [
-		f"{path.rsplit('/', 1)[-1]}:{line}:{func}" for path, line, func in _FRAME.findall(traceback or "")
-	]
+	"""The code path of a traceback - ``file:line:function`` of each frame, without its values - from
+	where the runner handed the record over."""
+	found = _FRAME.findall(traceback or "")
+	last_runner = max((i for i, (path, _, _) in enumerate(found) if _RUNNER in path), default=-1)
+	return [f"{path.rsplit('/', 1)[-1]}:{line}:{func}" for path, line, func in found[last_runner + 1 :]]
 
 
 def signature(exception_type: str, message: str, traceback: str, name: str | None = None) -> tuple[str, str]:

@@ -221,7 +221,8 @@ def failures(context, job, list_all, error, as_csv):
 			click.echo(f"{job}: no failed records.")
 			return
 		total = sum(e.failures for e in errors)
-		click.echo(f"{job}: {total:,} failed records, {len(errors):,} errors")
+		kinds = "1 error" if len(errors) == 1 else f"{len(errors):,} errors"
+		click.echo(f"{job}: {total:,} failed records, {kinds}")
 		width = len(f"{errors[0].failures:,}")
 		for e in errors:
 			kind = f"{e.exception_type}: " if e.exception_type else ""

@@ -217,15 +217,12 @@ def write_atomically(path: Path, text: str) -> None:
 	os.replace(tmp, path)
 
 
-@pytest.fixture
-def site_conf(site):
-	"""``site_conf(key=value, ...)``: set site config keys for this test, here and for the workers
-	(which read site_config.json at every job); ``None`` removes a key. Afterwards those keys are put
-	back as they were, leaving whatever else was written meanwhile (Frappe adds an encryption key
-	the first time it needs one)."""
+def _config_setter(path: Path, on_write=None):
+	"""``set_conf(key=value, ...)`` for the JSON config at ``path`` (here and for the processes that
+	read it); ``None`` removes a key. Yields it; afterwards the keys it set are put back as they were,
+	leaving whatever else was written meanwhile."""
 	import frappe
 
-	path = BENCH / "sites" / SITE / "site_config.json"
 	original = json.loads(path.read_text())
 	touched: set[str] = set()
 
@@ -239,6 +236,8 @@ def site_conf(site):
 				config[key] = value
 				frappe.local.conf[key] = value
 		write_atomically(path, json.dumps(config, indent=1))
+		if on_write:
+			on_write(values)
 
 	def set_conf(**values) -> None:
 		touched.update(values)
@@ -250,38 +249,27 @@ def site_conf(site):
 
 
 @pytest.fixture
+def site_conf(site):
+	"""``site_conf(key=value, ...)``: set site config keys for this test, here and for the workers
+	(which read site_config.json at every job); ``None`` removes a key. Afterwards those keys are put
+	back as they were, leaving whatever else was written meanwhile (Frappe adds an encryption key
+	the first time it needs one)."""
+	yield from _config_setter(BENCH / "sites" / SITE / "site_config.json")
+
+
+@pytest.fixture
 def bench_conf(site):
 	"""``bench_conf(key=value, ...)``: set keys of the bench's common_site_config.json for this test
 	(here and for workers started after it, which read it at start - e.g. ``workers``, the custom
 	queues); afterwards they are put back as they were."""
-	import frappe
 
-	path = BENCH / "sites" / "common_site_config.json"
-	original = json.loads(path.read_text())
-	touched: set[str] = set()
-
-	def write(values: dict) -> None:
-		config = json.loads(path.read_text())
-		for key, value in values.items():
-			if value is None:
-				config.pop(key, None)
-				frappe.local.conf.pop(key, None)
-			else:
-				config[key] = value
-				frappe.local.conf[key] = value
-		write_atomically(path, json.dumps(config, indent=1, sort_keys=True))
+	def on_write(values: dict) -> None:
 		if "workers" in values:
 			from frappe.utils.background_jobs import get_queues_timeout
 
 			get_queues_timeout.cache_clear()  # a process reads the queues once (a restart, in production)
 
-	def set_conf(**values) -> None:
-		touched.update(values)
-		write(values)
-
-	yield set_conf
-	if touched:
-		write({key: original.get(key) for key in touched})
+	yield from _config_setter(BENCH / "sites" / "common_site_config.json", on_write)
 
 
 @pytest.fixture

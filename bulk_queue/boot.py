@@ -30,6 +30,8 @@ def extend_bootinfo(bootinfo) -> None:
 				"ptype": action.ptype,
 				"needs_submittable": action.needs_submittable,
 				"doctypes": list(action.doctypes),
+				# Where it depends on the site's records (an active workflow): those DocTypes only.
+				"offered_on": sorted(action.offered_on(user)) if action.offered_on else None,
 			}
 			for action in (actions if access.may_use(user) else [])
 		],

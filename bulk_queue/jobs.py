@@ -47,6 +47,8 @@ def start(request: BulkRequest) -> dict:
 			}
 		_check_start_limits(user)
 
+		if request.action.prepare:
+			request.action.prepare(request.meta, request.values, user)
 		name = dispatch.create_job(
 			doctype=request.doctype,
 			action=request.action.name,

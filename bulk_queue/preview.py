@@ -26,7 +26,7 @@ from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 import frappe
-from frappe import _
+from frappe import _, _lt
 from frappe.model import default_fields, table_fields
 
 from bulk_queue import secrets
@@ -88,7 +88,7 @@ def _one(doctype: str, act, name: str, values: dict, savepoint: str, view: _View
 	frappe.db.savepoint(savepoint)
 	record = {"name": name, "changes": [], "error": None, "exception_type": None}
 	try:
-		before = _snapshot(frappe.get_doc(doctype, name))
+		before = _snapshot(frappe.get_doc(doctype, name), act.shows)
 		doc = frappe.get_doc(doctype, name)
 		doc.check_permission(act.ptype)
 		if act.preview:
@@ -101,7 +101,11 @@ def _one(doctype: str, act, name: str, values: dict, savepoint: str, view: _View
 		else:
 			act.apply(doc, values)
 		if not record["error"] and not act.preview:
-			after = _snapshot(frappe.get_doc(doctype, name)) if frappe.db.exists(doctype, name) else None
+			after = (
+				_snapshot(frappe.get_doc(doctype, name), act.shows)
+				if frappe.db.exists(doctype, name)
+				else None
+			)
 			record["changes"] = view.changes(before, after, values)
 	except DryRunCommitError:
 		raise
@@ -127,9 +131,30 @@ class _TransactionLost(Exception):
 	pass
 
 
-def _snapshot(doc) -> dict:
+def _snapshot(doc, shows: tuple[str, ...] = ()) -> dict:
+	"""The record's values a change is shown of; of Frappe's own columns only those the action
+	``shows`` (read from the row: ``_assign`` is not loaded into the document)."""
 	data = doc.as_dict(no_default_fields=True)
-	return {k: v for k, v in data.items() if k not in _NOISE and not k.startswith("__")}
+	snapshot = {k: v for k, v in data.items() if k not in _NOISE and not k.startswith("__")}
+	if shows:
+		row = frappe.db.get_value(doc.doctype, doc.name, list(shows), as_dict=True) or {}
+		snapshot.update({column: _readable_column(column, row.get(column)) for column in shows})
+	return snapshot
+
+
+# Frappe's own columns an action may show the change of, as Desk names them.
+_COLUMNS = {"_assign": _lt("Assigned To"), "_user_tags": _lt("Tags")}
+
+
+def _readable_column(column: str, value) -> str | None:
+	"""``_assign`` (a JSON list) and ``_user_tags`` (",a,b") as a plain, sorted list."""
+	if not value:
+		return None
+	if column == "_assign":
+		items = frappe.parse_json(value) or []
+	else:
+		items = [t for t in str(value).split(",") if t]
+	return ", ".join(sorted(items)) or None
 
 
 class _View:
@@ -162,7 +187,12 @@ class _View:
 				old, new = _rows(old, hidden), _rows(new, hidden)
 			if old == new or (old in (None, "") and new in (None, "")):
 				continue
-			label = _(df.label) if df and df.label else ("Status" if field == "docstatus" else field)
+			if df and df.label:
+				label = _(df.label)
+			elif field in _COLUMNS:
+				label = str(_COLUMNS[field])
+			else:
+				label = _("Status") if field == "docstatus" else field
 			changes.append({"field": field, "label": label, "old": _show(old), "new": _show(new)})
 		return changes
 

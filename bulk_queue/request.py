@@ -117,7 +117,7 @@ def parse(
 		parsed_filters = selection_filters.parse_filters(filters, doctype)
 		matching, names = _select_by_filters(doctype, parsed_filters)
 	else:
-		names = _parse_ids(ids)
+		names = parse_names(ids)
 		_check_any_exists(doctype, names)
 	_check_queue_reachable(queue)
 	return BulkRequest(
@@ -159,7 +159,7 @@ def parse_preview(
 			)
 		names = selection_filters.read_page(doctype, parsed, after=None, page_size=size)
 	else:
-		names = _parse_ids(ids)
+		names = parse_names(ids)
 		total, names = len(names), names[:size]
 	return PreviewRequest(user=user, doctype=doctype, action=act, values=values, names=names, total=total)
 
@@ -269,6 +269,10 @@ def _check_action(meta, act: Action, user: str) -> None:
 		)
 	if not act.applies_to(meta):
 		frappe.throw(_("Action {0} is not available for {1}.").format(_(act.label), _(meta.name)))
+	if not act.applies_to(meta, user):
+		# Where it depends on the site's records: no active workflow there, or none of its
+		# transitions open to the user's roles; no enabled assignment rule.
+		frappe.throw(_("Action {0} is not available to you on {1}.").format(_(act.label), _(meta.name)))
 	if not frappe.has_permission(meta.name, act.ptype, user=user):
 		frappe.throw(
 			_("You do not have {0} permission on {1}.").format(_(act.ptype), _(meta.name)),
@@ -294,7 +298,7 @@ def _select_by_filters(doctype: str, parsed: list[list]) -> tuple[int, list[str]
 	return matching, names
 
 
-def _parse_ids(ids: Any) -> list[str]:
+def parse_names(ids: Any) -> list[str]:
 	try:
 		names = parse_ids(ids)
 	except SelectionError:

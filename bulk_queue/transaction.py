@@ -3,9 +3,16 @@
 """What a rolled-back piece of work leaves behind in Frappe besides the database: commit callbacks,
 realtime messages queued for after the commit, and cache entries Frappe clears only "after commit or
 rollback". Rolling back to a savepoint triggers none of that; these helpers do, so a failed record (or
-a dry run) sends nothing and leaves no stale cache."""
+a dry run) sends nothing and leaves no stale cache. And background jobs: ``frappe.enqueue`` puts a job
+on the queue at once (an assignment's notification), so inside ``enqueues_after_commit`` they wait
+for the commit that carries the record - a record rolled back, or redone after a worker died, queues
+nothing, or queues it once."""
 
 from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import frappe
 
@@ -49,3 +56,37 @@ def drop_callbacks_after(marks: Marks) -> None:
 		del frappe.local._realtime_log
 	else:
 		del log[marks[2] :]
+
+
+_local = threading.local()
+
+
+@contextmanager
+def enqueues_after_commit() -> Iterator[None]:
+	"""Background jobs the body queues through ``frappe.enqueue`` (a Server Script's ``enqueue`` too)
+	go on the queue when the transaction commits, not at once; ``now=True`` calls still run at once."""
+	_install_defer_guards()
+	previous = getattr(_local, "defer", False)
+	_local.defer = True
+	try:
+		yield
+	finally:
+		_local.defer = previous
+
+
+def _install_defer_guards() -> None:
+	from frappe.utils import background_jobs, safe_exec
+
+	for module in (background_jobs, safe_exec):  # safe_exec binds enqueue at import
+		original = module.enqueue
+		if getattr(original, "_bulk_queue_defer", False):
+			continue
+
+		def enqueue(*args, _original=original, **kwargs):
+			if getattr(_local, "defer", False) and not kwargs.get("now"):
+				kwargs["enqueue_after_commit"] = True
+			return _original(*args, **kwargs)
+
+		enqueue._bulk_queue_defer = True
+		enqueue.__wrapped__ = original
+		module.enqueue = enqueue

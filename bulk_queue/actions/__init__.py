@@ -30,7 +30,20 @@ from typing import Any
 import frappe
 from frappe import _
 
-from bulk_queue.actions import cancel, delete, save, set_value, set_value_fast, submit
+from bulk_queue.actions import (
+	add_tags,
+	assign_to,
+	assignment_rule,
+	cancel,
+	clear_assignment,
+	delete,
+	remove_tags,
+	save,
+	set_value,
+	set_value_fast,
+	submit,
+	workflow,
+)
 from bulk_queue.actions.base import PTYPES, Action, describe_skipped
 
 __all__ = ["Action", "available_actions", "describe_skipped", "get_action", "get_actions", "job_title"]
@@ -46,6 +59,12 @@ BUILTIN = {
 		set_value.ACTION,
 		submit.ACTION,
 		cancel.ACTION,
+		workflow.ACTION,
+		assign_to.ACTION,
+		clear_assignment.ACTION,
+		assignment_rule.ACTION,
+		add_tags.ACTION,
+		remove_tags.ACTION,
 		delete.ACTION,
 		set_value_fast.ACTION,
 	)
@@ -99,7 +118,7 @@ def available_actions(meta, user: str) -> list[Action]:
 		for action in get_actions().values()
 		if (not allowed or action.name in allowed)
 		and (power or not action.power)
-		and action.applies_to(meta)
+		and action.applies_to(meta, user)
 		and frappe.has_permission(meta.name, action.ptype, user=user)
 	]
 

@@ -8,12 +8,14 @@ one, ``apply_batch(doctype, names, values, user)`` on many at once; ``check(meta
 once per job, at enqueue, and returns the values the job keeps; a dry run calls ``preview(doc, values)``
 instead of ``apply`` when the action's effects are not undone by a rollback; ``skips(meta)`` and
 ``refused_fields(meta, fieldnames)`` tell the Bulk Process dialog what a power tool does not run and
-which fields it will not set. See README, "Writing an action".
+which fields it will not set; ``offered_on(user)`` narrows the DocTypes an action is offered on (a
+workflow's transitions only where a workflow is active) and ``form(meta, user, selection)`` gives the
+dialog's fields for its values. See README, "Writing an action".
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,10 +52,30 @@ class Action:
 	# {fieldname: why}. The dialog, the API answer and the job record show them.
 	skips: Callable[[Any], list[dict]] | None = None
 	refused_fields: Callable[[Any, list[str]], dict[str, str]] | None = None
+	# Optional: the DocTypes the action is offered on for a user, fn(user) -> DocType names, where that
+	# depends on the site's records (a workflow's transitions: DocTypes with an active Workflow whose
+	# transitions one of the user's roles may make). Asked once per dialog and per page load.
+	offered_on: Callable[[str], Collection[str]] | None = None
+	# Optional: the Bulk Process dialog's fields for the action's values, fn(meta, user, selection) ->
+	# [Frappe field definitions]; ``selection`` is ``{"names": [...]}`` or ``{"filters": [...]}``
+	# (the dialog may say, for example, how many of the records each choice applies to). Field names are
+	# the keys of ``values``; a MultiSelectPills field with ``options`` takes that DocType's records, with
+	# ``suggest`` suggests them and takes new values too (tags).
+	form: Callable[[Any, str, dict], list[dict]] | None = None
+	# Optional: make once, when the job is recorded (not in a dry run), what every record will need,
+	# fn(meta, values, user) -> None: new Tag records, which workers creating them at once would race
+	# for (a transaction does not see the other's commit, so a Link to it fails).
+	prepare: Callable[[Any, dict, str], None] | None = None
+	# Frappe's own columns a dry run shows the change of (every save rewrites them, so they are left out
+	# otherwise): ``_assign`` for assignments, ``_user_tags`` for tags.
+	shows: tuple[str, ...] = ()
 
-	def applies_to(self, meta) -> bool:
-		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions)."""
+	def applies_to(self, meta, user: str | None = None) -> bool:
+		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions); with ``user``,
+		also whether it is offered to them there (``offered_on``)."""
 		if self.doctypes and meta.name not in self.doctypes:
+			return False
+		if user and self.offered_on and meta.name not in self.offered_on(user):
 			return False
 		return meta.is_submittable or not self.needs_submittable
 

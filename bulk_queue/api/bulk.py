@@ -202,10 +202,12 @@ def _check_job_access(bulk_job: str | None):
 
 
 @frappe.whitelist()
-def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
-	"""What the Bulk Process dialog offers the calling user on ``doctype``.
+def get_bulk_options(doctype: str | None = None, filters: Any = None, ids: Any = None) -> dict:
+	"""What the Bulk Process dialog offers the calling user on ``doctype`` for a selection: ``ids``
+	(the selected records) or ``filters`` (every record matching them).
 
-	Returns ``{"actions": [{"name", "label", "needs_values", "ptype", "chunk_size"}, and for the fast
+	Returns ``{"actions": [{"name", "label", "needs_values", "ptype", "chunk_size"}, for an action
+	with its own values "form" (the dialog's fields for them, for this selection), and for the fast
 	path "skips" (what it does not run on this DocType) and "refused_fields" ({fieldname: why})],
 	"fields": [settable fields],
 	"chunk_size", "max_chunk_size", "queue", "queues", "max_records"}``; with ``filters`` also
@@ -216,9 +218,13 @@ def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 	user = frappe.session.user
 	actions = available_actions(meta, user)
 	settable = fields.settable_fields(meta, user) if any(a.needs_values for a in actions) else []
+	if filters is not None:
+		selection = {"filters": selection_filters.parse_filters(filters, doctype)}
+	else:
+		selection = {"names": request.parse_names(ids) if ids not in (None, "", "[]", []) else []}
 	options = {
 		"doctype": doctype,
-		"actions": [_action_option(meta, a, settable) for a in actions],
+		"actions": [_action_option(meta, a, settable, user, selection) for a in actions],
 		"fields": settable,
 		"chunk_size": default_chunk_size(),
 		"max_chunk_size": settings.get("bulk_queue_max_chunk_size"),
@@ -228,12 +234,11 @@ def get_bulk_options(doctype: str | None = None, filters: Any = None) -> dict:
 		"max_ids": settings.get("bulk_queue_max_ids"),
 	}
 	if filters is not None:
-		parsed = selection_filters.parse_filters(filters, doctype)
-		options["matching"] = selection_filters.count_matching(doctype, parsed)
+		options["matching"] = selection_filters.count_matching(doctype, selection["filters"])
 	return options
 
 
-def _action_option(meta, act: Action, settable: list[dict]) -> dict:
+def _action_option(meta, act: Action, settable: list[dict], user: str, selection: dict) -> dict:
 	option = {
 		"name": act.name,
 		"label": _(act.label),
@@ -241,6 +246,8 @@ def _action_option(meta, act: Action, settable: list[dict]) -> dict:
 		"ptype": act.ptype,
 		"chunk_size": default_chunk_size(act),
 	}
+	if act.form:
+		option["form"] = act.form(meta, user, selection)
 	if act.skips:
 		option["skips"] = act.skips(meta)
 	if act.refused_fields:

@@ -39,7 +39,7 @@ from bulk_queue import (
 )
 from bulk_queue.actions import get_action
 from bulk_queue.tasks import recovery
-from bulk_queue.transaction import callback_marks, drop_callbacks_after
+from bulk_queue.transaction import callback_marks, drop_callbacks_after, enqueues_after_commit
 from bulk_queue.utils.backoff import backoff_delay
 
 JOB = dispatch.JOB
@@ -656,7 +656,8 @@ class ChunkRunner:
 	def _run_action(self, name: str) -> None:
 		doc = frappe.get_doc(self.job.reference_doctype, name)  # DoesNotExistError when it is gone
 		doc.check_permission(self.action.ptype)
-		self.action.apply(doc, self.values)
+		with enqueues_after_commit():  # a notification queued only with the record's commit
+			self.action.apply(doc, self.values)
 
 	def _rollback_to(self, savepoint: str, marks: tuple[int, int, int]) -> bool:
 		"""Undo one record; False when the transaction itself is gone (deadlock, lost connection)."""

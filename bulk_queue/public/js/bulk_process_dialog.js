@@ -13,7 +13,9 @@ const TEXT_INSTEAD = ["Dynamic Link", "Attach", "Attach Image", "Signature", "Ge
 // Open the dialog. opts: {doctype, ids} for selected rows, or {doctype, filters} for all matching.
 bulk_queue.open_bulk_process = function (opts) {
 	const args = { doctype: opts.doctype };
-	if (opts.filters) args.filters = JSON.stringify(opts.filters);
+	// The selection too: an action's own fields may depend on it (a workflow's transitions).
+	if (opts.ids) args.ids = JSON.stringify(opts.ids);
+	else args.filters = JSON.stringify(opts.filters || []);
 	return new Promise((resolve, reject) => {
 		frappe.call({
 			method: "bulk_queue.api.bulk.get_bulk_options",
@@ -84,6 +86,7 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 					label: __("Value"),
 					depends_on: set_value_only,
 				},
+				...this.action_fields(),
 				{ fieldtype: "HTML", fieldname: "fast_note" },
 				// No reqd fields in this collapsed section: Frappe's dialog checks them for the
 				// collapse state before it has values. Empty means the default, on the server too.
@@ -147,6 +150,67 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		}
 		this.dialog.show();
 		this.dialog.$wrapper.addClass("bulk-queue-dialog");
+	}
+
+	// Each action's own fields for its values (the server describes them: a workflow's transitions,
+	// the users to assign, tags), shown while that action is chosen. Named bq_<action>_<key>.
+	action_fields() {
+		const fields = [];
+		for (const action of this.options.actions || []) {
+			const when = `eval:doc.action===${JSON.stringify(action.name)}`;
+			for (const source of action.form || []) {
+				const df = Object.assign({}, source, {
+					fieldname: this.form_fieldname(action.name, source.fieldname),
+					depends_on: when,
+				});
+				// Required only while its action is chosen: checked in form_values (Frappe's own
+				// check would also count the fields of the actions not chosen).
+				df.reqd = 0;
+				// Pills of a DocType's records: "options" (only existing ones, as a Link) or
+				// "suggest" (existing ones suggested, new ones typed: tags).
+				const suggest = df.options || df.suggest;
+				if (df.fieldtype === "MultiSelectPills" && suggest) {
+					const doctype = suggest;
+					const filters = df.link_filters || {};
+					df.get_data = (txt) => frappe.db.get_link_options(doctype, txt, filters);
+				}
+				fields.push(df);
+			}
+		}
+		return fields;
+	}
+
+	form_fieldname(action, key) {
+		return `bq_${action}_${key}`;
+	}
+
+	// The chosen action's own values, from its fields (empty ones left out: the server's defaults).
+	form_values(action) {
+		const spec = (this.options.actions || []).find((a) => a.name === action) || {};
+		const values = {};
+		const missing = [];
+		for (const source of spec.form || []) {
+			const value = this.dialog.get_value(this.form_fieldname(action, source.fieldname));
+			const empty =
+				value === undefined ||
+				value === null ||
+				value === "" ||
+				(Array.isArray(value) && !value.length);
+			if (empty) {
+				if (source.reqd) missing.push(source.label);
+				continue;
+			}
+			values[source.fieldname] = value;
+		}
+		if (missing.length) {
+			frappe.msgprint({
+				title: __("Missing Values Required"),
+				message: __("Following fields have missing values:") + " " + missing.join(", "),
+				indicator: "orange",
+			});
+			return null;
+		}
+		return values;
 	}
 
 	// The fields an action may set: every settable field, less those it refuses (the fast path
@@ -305,6 +369,10 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			args.values = JSON.stringify({
 				[values.field]: value === undefined || value === "" ? null : value,
 			});
+		} else {
+			const own = this.form_values(values.action);
+			if (!own) return null;
+			if (Object.keys(own).length) args.values = JSON.stringify(own);
 		}
 		return args;
 	}
@@ -313,12 +381,18 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		const args = this.get_args();
 		if (!args) return;
 		const go = () => this.enqueue(args);
+		const count = bulk_queue.format_int(this.count);
 		if (args.action === "delete") {
 			frappe.confirm(
 				__("Permanently delete {0} {1} records? This cannot be undone.", [
-					bulk_queue.format_int(this.count),
+					count,
 					__(this.doctype),
 				]),
+				go,
+			);
+		} else if (args.action === "clear_assignment") {
+			frappe.confirm(
+				__("Clear the assignments of {0} {1} records?", [count, __(this.doctype)]),
 				go,
 			);
 		} else {

@@ -19,6 +19,7 @@ bulk_queue.offered_actions = function (doctype) {
 	return (boot.actions || []).filter(
 		(action) =>
 			(!action.doctypes.length || action.doctypes.includes(doctype)) &&
+			(!action.offered_on || action.offered_on.includes(doctype)) &&
 			(!action.needs_submittable || meta.is_submittable) &&
 			frappe.perm.has_perm(doctype, 0, action.ptype),
 	);

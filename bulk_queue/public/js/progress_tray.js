@@ -55,6 +55,8 @@ bulk_queue.ProgressTray = class ProgressTray {
 	}
 
 	on_finished(data) {
+		// A job started from a form: that form reloads (unless it has unsaved changes).
+		if (bulk_queue.on_form_job_ended) bulk_queue.on_form_job_ended(data);
 		// The list behind the tray now shows stale values: refresh it once.
 		if (window.cur_list && cur_list.doctype === data.doctype && cur_list.refresh) {
 			cur_list.refresh();

@@ -59,8 +59,7 @@ class Action:
 	# Optional: the Bulk Process dialog's fields for the action's values, fn(meta, user, selection) ->
 	# [Frappe field definitions]; ``selection`` is ``{"names": [...]}`` or ``{"filters": [...]}``
 	# (the dialog may say, for example, how many of the records each choice applies to). Field names are
-	# the keys of ``values``; a MultiSelectPills field with ``options`` takes that DocType's records, with
-	# ``suggest`` suggests them and takes new values too (tags).
+	# the keys of ``values``; a MultiSelectPills field with ``options`` suggests that DocType's records.
 	form: Callable[[Any, str, dict], list[dict]] | None = None
 	# Optional: make once, when the job is recorded (not in a dry run), what every record will need,
 	# fn(meta, values, user) -> None: new Tag records, which workers creating them at once would race

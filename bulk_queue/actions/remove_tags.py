@@ -34,7 +34,7 @@ def form(meta, user: str, selection: dict) -> list[dict]:
 			"fieldtype": "MultiSelectPills",
 			"fieldname": "tags",
 			"label": _("Tags"),
-			"suggest": "Tag",  # suggests existing tags; a new one may be typed
+			"options": "Tag",
 			"reqd": 1,
 		}
 	]

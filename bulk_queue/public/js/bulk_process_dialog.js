@@ -60,6 +60,9 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		const set_value_only = this.needs_values_expr;
 		this.dialog = new frappe.ui.Dialog({
 			title: __("Bulk Process"),
+			// Enter adds a tag or a user to a pills field; a job on thousands of records starts
+			// only from the Start button.
+			no_submit_on_enter: true,
 			fields: [
 				{ fieldtype: "HTML", fieldname: "summary" },
 				{
@@ -163,14 +166,13 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 					fieldname: this.form_fieldname(action.name, source.fieldname),
 					depends_on: when,
 				});
-				// Required only while its action is chosen: checked in form_values (Frappe's own
-				// check would also count the fields of the actions not chosen).
-				df.reqd = 0;
-				// Pills of a DocType's records: "options" (only existing ones, as a Link) or
-				// "suggest" (existing ones suggested, new ones typed: tags).
-				const suggest = df.options || df.suggest;
-				if (df.fieldtype === "MultiSelectPills" && suggest) {
-					const doctype = suggest;
+				if (source.reqd) {
+					df.reqd = 0;
+					df.mandatory_depends_on = when; // required only while its action is chosen
+				}
+				if (df.fieldtype === "MultiSelectPills" && df.options) {
+					// Suggests the DocType's records as the user types (a new value may be typed).
+					const doctype = df.options;
 					const filters = df.link_filters || {};
 					df.get_data = (txt) => frappe.db.get_link_options(doctype, txt, filters);
 				}
@@ -188,27 +190,11 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 	form_values(action) {
 		const spec = (this.options.actions || []).find((a) => a.name === action) || {};
 		const values = {};
-		const missing = [];
 		for (const source of spec.form || []) {
 			const value = this.dialog.get_value(this.form_fieldname(action, source.fieldname));
-			const empty =
-				value === undefined ||
-				value === null ||
-				value === "" ||
-				(Array.isArray(value) && !value.length);
-			if (empty) {
-				if (source.reqd) missing.push(source.label);
-				continue;
-			}
+			if (value === undefined || value === null || value === "") continue;
+			if (Array.isArray(value) && !value.length) continue;
 			values[source.fieldname] = value;
-		}
-		if (missing.length) {
-			frappe.msgprint({
-				title: __("Missing Values Required"),
-				message: __("Following fields have missing values:") + " " + missing.join(", "),
-				indicator: "orange",
-			});
-			return null;
 		}
 		return values;
 	}
@@ -371,7 +357,6 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			});
 		} else {
 			const own = this.form_values(values.action);
-			if (!own) return null;
 			if (Object.keys(own).length) args.values = JSON.stringify(own);
 		}
 		return args;

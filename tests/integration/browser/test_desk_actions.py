@@ -5,6 +5,8 @@ claim matching a filter, Assign To on selected rows, and Bulk Process from a doc
 
 from __future__ import annotations
 
+import uuid
+
 import frappe
 
 from ..conftest import wait_for_job
@@ -78,7 +80,7 @@ def test_assign_to_on_selected_rows(open_desk, desk_workers):
 
 def test_bulk_process_from_a_documents_own_form(open_desk, desk_workers):
 	"""A deal's form has Bulk Process in its menu: it opens the dialog for that one deal, and Assign To
-	from it assigns the deal. A new deal's form has no such item."""
+	from it assigns the deal, the form reloading when the job ends. A new deal's form has no such item."""
 	colleague = ensure_desk_user("bq-desk-colleague@example.com", ["Blogger"])
 	user = _user("bq-desk-form")
 	_, names = make_deals(1, owner=user)
@@ -101,6 +103,12 @@ def test_bulk_process_from_a_documents_own_form(open_desk, desk_workers):
 	assert wait_for_job(job).status == "Completed"
 	frappe.db.rollback()
 	assert colleague in (frappe.db.get_value("BQ Deal", names[0], "_assign") or "")
+	# The form reloads when the job ends: its sidebar shows the assignment without a manual reload.
+	desk.page.wait_for_function(
+		"(user) => (cur_frm.get_docinfo().assignments || []).some((a) => a.owner === user)",
+		arg=colleague,
+		timeout=30_000,
+	)
 	desk.screenshot("form-after-bulk-process")
 	desk.open("/app/bq-deal/new")
 	desk.page.wait_for_function("() => window.cur_frm && cur_frm.doctype === 'BQ Deal' && cur_frm.is_new()")
@@ -108,4 +116,36 @@ def test_bulk_process_from_a_documents_own_form(open_desk, desk_workers):
 		"() => cur_frm.page.menu.find('.dropdown-item').toArray().map((a) => a.innerText)"
 	)
 	assert not any("Bulk Process" in item for item in items), items
+	assert not desk.real_errors(), desk.real_errors()
+
+
+def test_enter_in_a_field_adds_a_tag_and_starts_nothing(open_desk, desk_workers):
+	"""Typing a new tag and pressing Enter adds it to the Tags field, as in Desk's own tag dialog; it
+	does not start a bulk job (Start does)."""
+	user = _user("bq-desk-tags")
+	_, names = make_deals(2, owner=user)
+	tag = f"bq-typed-{uuid.uuid4().hex[:6]}"
+	desk = open_desk(user)
+	desk.open("/app/bq-deal")
+	_select_rows(desk.page, 2)
+	_open_from_actions(desk.page)
+	dialog = desk.page.locator(DIALOG)
+	dialog.locator("select[data-fieldname='action']").select_option("add_tags")
+	field = dialog.locator("[data-fieldname='bq_add_tags_tags'] input")
+	field.click()
+	field.type(tag)
+	field.press("Enter")
+	dialog.locator("[data-fieldname='bq_add_tags_tags'] .tb-selected-value", has_text=tag).wait_for()
+	desk.page.wait_for_timeout(500)
+	assert desk.page.evaluate("() => frappe.ui.open_dialogs.length") == 1, "only Bulk Process is open"
+	frappe.db.rollback()
+	assert not frappe.get_all("Bulk Queue Job", {"user": user}), "Enter started nothing"
+	desk.screenshot("dialog-add-tags")
+	_start(desk.page)
+	job = _newest_job(user)
+	assert wait_for_job(job).status == "Completed"
+	frappe.db.rollback()
+	assert all(
+		tag in (t or "") for t in frappe.get_all("BQ Deal", {"name": ("in", names)}, pluck="_user_tags")
+	)
 	assert not desk.real_errors(), desk.real_errors()

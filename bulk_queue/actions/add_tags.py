@@ -66,16 +66,19 @@ def apply(doc, values: dict) -> None:
 
 
 def form(meta, user: str, selection: dict) -> list[dict]:
-	return [
-		{
-			"fieldtype": "MultiSelectPills",
-			"fieldname": "tags",
-			"label": _("Tags"),
-			"options": "Tag",
-			"reqd": 1,
-			"description": _("A new tag is created once."),
-		}
-	]
+	return [tags_field(_("A new tag is created once."))]
+
+
+def tags_field(description: str = "") -> dict:
+	"""The dialog's Tags field: existing tags suggested, a new one typed."""
+	return {
+		"fieldtype": "MultiSelectPills",
+		"fieldname": "tags",
+		"label": _("Tags"),
+		"options": "Tag",
+		"reqd": 1,
+		"description": description,
+	}
 
 
 ACTION = Action(

@@ -77,15 +77,11 @@ def apply(doc, values: dict) -> None:
 
 def form(meta, user: str, selection: dict) -> list[dict]:
 	return [
-		{
-			"fieldtype": "MultiSelectPills",
-			"fieldname": "assign_to",
-			"label": _("Assign To"),
-			"options": "User",
-			"link_filters": {"enabled": 1, "user_type": "System User"},
-			"reqd": 1,
-			"description": _("Someone already assigned to a record stays assigned once."),
-		},
+		users_field(
+			_("Assign To"),
+			reqd=True,
+			description=_("Someone already assigned to a record stays assigned once."),
+		),
 		{"fieldtype": "Date", "fieldname": "date", "label": _("Complete By")},
 		{
 			"fieldtype": "Select",
@@ -96,6 +92,19 @@ def form(meta, user: str, selection: dict) -> list[dict]:
 		},
 		{"fieldtype": "Small Text", "fieldname": "description", "label": _("Comment")},
 	]
+
+
+def users_field(label: str, *, reqd: bool, description: str) -> dict:
+	"""The dialog's field of users to assign (or whose assignments to clear): enabled System Users."""
+	return {
+		"fieldtype": "MultiSelectPills",
+		"fieldname": "assign_to",
+		"label": label,
+		"options": "User",
+		"link_filters": {"enabled": 1, "user_type": "System User"},
+		"reqd": int(reqd),
+		"description": description,
+	}
 
 
 ACTION = Action("assign_to", "write", apply, label="Assign To", check=check, form=form, shows=("_assign",))

@@ -13,7 +13,7 @@ from __future__ import annotations
 import frappe
 from frappe import _
 
-from bulk_queue.actions.assign_to import users_of
+from bulk_queue.actions.assign_to import users_field, users_of
 from bulk_queue.actions.base import Action
 
 
@@ -46,14 +46,9 @@ def apply(doc, values: dict) -> None:
 
 def form(meta, user: str, selection: dict) -> list[dict]:
 	return [
-		{
-			"fieldtype": "MultiSelectPills",
-			"fieldname": "assign_to",
-			"label": _("Only Of"),
-			"options": "User",
-			"link_filters": {"enabled": 1, "user_type": "System User"},
-			"description": _("Empty: every assignment of each record is cleared."),
-		}
+		users_field(
+			_("Only Of"), reqd=False, description=_("Empty: every assignment of each record is cleared.")
+		)
 	]
 
 

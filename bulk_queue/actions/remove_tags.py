@@ -8,9 +8,7 @@ Values: ``{"tags": ["urgent"]}``. Needs ``write`` on the records.
 
 from __future__ import annotations
 
-from frappe import _
-
-from bulk_queue.actions.add_tags import tags_of
+from bulk_queue.actions.add_tags import tags_field, tags_of
 from bulk_queue.actions.base import Action
 
 
@@ -29,15 +27,7 @@ def apply(doc, values: dict) -> None:
 
 
 def form(meta, user: str, selection: dict) -> list[dict]:
-	return [
-		{
-			"fieldtype": "MultiSelectPills",
-			"fieldname": "tags",
-			"label": _("Tags"),
-			"options": "Tag",
-			"reqd": 1,
-		}
-	]
+	return [tags_field()]
 
 
 ACTION = Action(

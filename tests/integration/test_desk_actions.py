@@ -366,27 +366,21 @@ def test_clear_assignment_cancels_open_assignments_once(assignees, workers):
 		not row._assign or frappe.parse_json(row._assign) == []
 		for row in frappe.get_all(DEAL, {"name": ("in", names)}, ["_assign"])
 	)
-	modified = {
-		t.allocated_to: t
-		for t in frappe.get_all(
-			"ToDo",
-			{"reference_name": ("in", names)},
-			["allocated_to", "max(modified) as modified"],
-			group_by="allocated_to",
-		)
-	}
+	modified = _last_todo_change(names)
 	again = wait_for_job(enqueue(doctype=DEAL, action="clear_assignment", ids=names)["bulk_job"])
 	assert again.status == "Completed"
-	after = {
-		t.allocated_to: t
-		for t in frappe.get_all(
-			"ToDo",
-			{"reference_name": ("in", names)},
-			["allocated_to", "max(modified) as modified"],
-			group_by="allocated_to",
-		)
-	}
-	assert after == modified
+	assert _last_todo_change(names) == modified
+
+
+def _last_todo_change(names: list[str]) -> dict:
+	"""When each assignee's ToDos on ``names`` last changed."""
+	rows = frappe.get_all(
+		"ToDo",
+		{"reference_name": ("in", names)},
+		["allocated_to", "max(modified) as modified"],
+		group_by="allocated_to",
+	)
+	return {row.allocated_to: row.modified for row in rows}
 
 
 @pytest.fixture

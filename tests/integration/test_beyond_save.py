@@ -262,20 +262,21 @@ def test_what_the_fast_path_skips_is_named(site):
 
 @pytest.fixture
 def server_script(site):
-	"""``server_script(event, script)``: a DocType Event Server Script on BQ Deal, with Server Scripts
+	"""``server_script(event, script[, doctype])``: a DocType Event Server Script (on BQ Deal unless
+	told), with Server Scripts
 	enabled in common_site_config.json (the only place Frappe v15 reads that switch) for this test."""
 	path = BENCH / "sites" / "common_site_config.json"
 	original = path.read_text()
 	write_atomically(path, json.dumps({**json.loads(original), "server_script_enabled": 1}, indent=1))
 	created = []
 
-	def make(event: str, script: str) -> str:
+	def make(event: str, script: str, doctype: str = DEAL) -> str:
 		doc = frappe.get_doc(
 			{
 				"doctype": "Server Script",
-				"name": f"BQ Deal {event} {uuid.uuid4().hex[:6]}",
+				"name": f"{doctype} {event} {uuid.uuid4().hex[:6]}",
 				"script_type": "DocType Event",
-				"reference_doctype": DEAL,
+				"reference_doctype": doctype,
 				"doctype_event": event,
 				"script": script,
 			}

@@ -26,7 +26,7 @@ from .conftest import (
 	wait_for_job,
 	wait_until,
 )
-from .test_beyond_save import DEAL, make_deals
+from .test_beyond_save import DEAL, _restrict_to_north, deal_user, make_deals, server_script
 
 CLAIM = "BQ Claim"
 WORKFLOW = "BQ Claim Approval"
@@ -210,6 +210,34 @@ def test_the_dialog_offers_the_transitions_of_the_selection_with_counts(claim_wo
 		enqueue(doctype=DEAL, action="apply_workflow", ids=make_deals(1)[1], values={"action": "Approve"})
 
 
+def test_a_server_script_refusing_the_submit_fails_only_its_claims(
+	claim_workflow,
+	approver,
+	server_script,  # noqa: F811 (a fixture)
+	workers,
+):
+	"""A "Before Submit" Server Script refusing claims above 500: Approve submits the others; those fail
+	with the script's message, stay Pending and get no Workflow comment."""
+	server_script(
+		"Before Submit", "if doc.amount > 500:\n    frappe.throw('Needs a second approver')", doctype=CLAIM
+	)
+	_, small = make_claims(3, amount=100)
+	_, large = make_claims(2, amount=700)
+	frappe.set_user(approver)
+	result = enqueue(doctype=CLAIM, action="apply_workflow", ids=small + large, values={"action": "Approve"})
+	frappe.set_user("Administrator")
+	workers.start(1)
+	done = wait_for_job(result["bulk_job"])
+	assert (done.succeeded, done.failed) == (3, 2)
+	assert {f.reference_name: f.error for f in failures(done.name)} == dict.fromkeys(
+		large, "Needs a second approver"
+	)
+	claims = _claims(small + large)
+	assert {claims[n].workflow_state for n in large} == {"Pending"}
+	assert {(claims[n].workflow_state, claims[n].docstatus) for n in small} == {("Approved", 1)}
+	assert set(_workflow_comments(small + large)) == set(small)
+
+
 @pytest.mark.slow
 def test_a_worker_killed_mid_chunk_transitions_no_claim_twice(claim_workflow, approver, workers):
 	"""A worker SIGKILLed with its work horse in the middle of a chunk of approvals: every claim is
@@ -341,6 +369,26 @@ def test_a_job_the_action_queues_goes_on_the_queue_only_with_the_records_commit(
 	wait_until(lambda: all(runs(n) for n in names if n not in fail), message="the queued jobs ran")
 	time.sleep(2)
 	assert {n: runs(n) for n in names} == {n: 0 if n in fail else 1 for n in names}
+
+
+def test_assign_to_holds_the_requesters_user_permissions(deal_user, assignees, workers):  # noqa: F811
+	"""A user whose User Permissions allow only North assigns North and South deals: the North deals
+	are assigned, the South ones fail with a permission error and get no ToDo."""
+	_restrict_to_north(deal_user)
+	_, north = make_deals(3)
+	_, south = make_deals(2, region="South")
+	frappe.set_user(deal_user)
+	result = enqueue(
+		doctype=DEAL, action="assign_to", ids=north + south, values={"assign_to": [assignees[0]]}
+	)
+	frappe.set_user("Administrator")
+	workers.start(1)
+	done = wait_for_job(result["bulk_job"])
+	assert (done.succeeded, done.failed) == (3, 2)
+	assert {f.reference_name: f.exception_type for f in failures(done.name)} == dict.fromkeys(
+		south, "PermissionError"
+	)
+	assert sorted(t.reference_name for t in _todos(north + south)) == sorted(north)
 
 
 def test_clear_assignment_cancels_open_assignments_once(assignees, workers):

@@ -10,6 +10,9 @@ Apps react in their ``hooks.py``; each hook gets the Bulk Queue Job document::
         bulk_queue_on_success = ["my_app.bulk.on_success"]  # Completed: every record succeeded
         bulk_queue_on_failure = ["my_app.bulk.on_failure"]  # Completed with Errors or Failed
 
+A job of an output action (Print, Export) first merges its parts into its one file (``outputs.finish``),
+in a job of its own on the job's queue with a long timeout, so the notification links to the file.
+
 Hooks run after the commit that ended the job, once per end (a Retry Failed that runs the job again
 ends it again), as the job's requester. Each step of an end - the notification, then each hook in
 order - is marked done in the same transaction as what it wrote, so a process killed at any point
@@ -32,17 +35,33 @@ from collections.abc import Callable
 import frappe
 from frappe import _
 from frappe.utils import add_to_date, now_datetime
+from rq.timeouts import JobTimeoutException
 
-from bulk_queue import named_lock
+from bulk_queue import named_lock, outputs, progress
 
 JOB = "Bulk Queue Job"
 FINAL = ("Completed", "Completed with Errors", "Failed", "Cancelled")
+# Seconds the job that merges an output's parts may take (a million rows into one workbook).
+OUTPUT_TIMEOUT = 3600
 
 
-def after_end(bulk_job: str) -> None:
+def after_end(bulk_job: str, *, in_own_job: bool = False) -> None:
 	"""Call after the commit that gave the job its final status (any process, any number of times):
 	its steps run once. Should the process that ended the job die first (or midway), recovery's sweep
 	(``sweep``) does the rest."""
+	row = None if in_own_job else frappe.db.get_value(JOB, bulk_job, ["queue", "output_format"], as_dict=True)
+	if row and row.output_format:
+		# Merging the parts may take long: not inside a chunk's RQ job, with its timeout.
+		frappe.enqueue(
+			"bulk_queue.completion.after_end",
+			queue=row.queue or "default",
+			timeout=OUTPUT_TIMEOUT,
+			job_id=f"bulk_queue-end:{bulk_job}",
+			deduplicate=True,
+			bulk_job=bulk_job,
+			in_own_job=True,
+		)
+		return
 	if getattr(frappe.local, "request", None):
 		# Inside a web request (a cancel from Desk) the session's user must not change: a worker
 		# handles the end, as the requester (and recovery's sweep, should that job be lost).
@@ -52,6 +71,7 @@ def after_end(bulk_job: str) -> None:
 			job_id=f"bulk_queue-end:{bulk_job}",
 			deduplicate=True,
 			bulk_job=bulk_job,
+			in_own_job=True,
 		)
 		return
 	lock = named_lock.acquire(f"end:{bulk_job}")
@@ -80,6 +100,8 @@ def _handle(bulk_job: str) -> None:
 			continue
 		try:
 			run(job)
+		except JobTimeoutException:
+			raise  # not done: recovery's sweep runs it again
 		except Exception:
 			frappe.db.rollback()
 			frappe.log_error(
@@ -90,6 +112,8 @@ def _handle(bulk_job: str) -> None:
 			frappe.db.rollback()
 			return  # the job was run again (Retry Failed) meanwhile: this end is over
 		frappe.db.commit()
+		if step == "output":
+			progress.publish(bulk_job, force=True)  # the tray shows the file's link
 	if _mark(bulk_job, row.ended_at, notified=1):
 		frappe.db.commit()
 	else:
@@ -98,7 +122,7 @@ def _handle(bulk_job: str) -> None:
 
 def _steps(job) -> list[tuple[str, Callable]]:
 	"""The steps of the job's end, in order, each with a key that names it for good."""
-	steps = [("notify", _notify), ("email", _email)]
+	steps = [("output", outputs.finish), ("notify", _notify), ("email", _email)]
 	steps += [(f"hook:{method}", _hook(method)) for method in hooks_for(job.status)]
 	return steps
 
@@ -168,9 +192,19 @@ def _notify(job) -> None:
 			"document_type": JOB,
 			"document_name": job.name,
 			"subject": f"{subject} - {counts}",
-			"email_content": counts,
+			"email_content": counts + _output_link(job),
 		}
 	).insert(ignore_permissions=True)
+
+
+def _output_link(job, *, absolute: bool = False) -> str:
+	"""A link to the job's Print / Export file, if it made one (only the requester may download it)."""
+	url = job.get("output_file")
+	if not url:
+		return ""
+	href = frappe.utils.get_url(url) if absolute else url
+	name = frappe.utils.escape_html(url.rsplit("/", 1)[-1])
+	return f"<p><a href='{frappe.utils.escape_html(href)}'>{_('Download {0}').format(name)}</a></p>"
 
 
 def _email(job) -> None:
@@ -183,7 +217,8 @@ def _email(job) -> None:
 		frappe.sendmail(
 			recipients=[email],
 			subject=subject,
-			message=f"<p>{counts}</p><p><a href='{frappe.utils.get_url_to_form(JOB, job.name)}'>"
+			message=f"<p>{counts}</p>{_output_link(job, absolute=True)}"
+			f"<p><a href='{frappe.utils.get_url_to_form(JOB, job.name)}'>"
 			f"{_('Open {0}').format(job.name)}</a></p>",
 			reference_doctype=JOB,
 			reference_name=job.name,

@@ -68,6 +68,7 @@ def create_job(
 	rate_limit: float | None = None,
 	start_at=None,
 	skipped: str | None = None,
+	output=None,
 ) -> str:
 	"""Insert the Bulk Queue Job and its Pending chunks in the current transaction; return the name.
 
@@ -75,7 +76,8 @@ def create_job(
 	records matching now; ``tasks/planning.py`` selects them and writes the chunks. With ``start_at``
 	it is ``Scheduled`` until then (``start_scheduled``), and becomes Planning or Queued at that time.
 	Password values are kept encrypted, never in clear (``secrets.seal``). ``skipped``: for the fast
-	path, what it does not run on this DocType, in words (the job form shows it).
+	path, what it does not run on this DocType, in words (the job form shows it). ``output``: the
+	``outputs.Spec`` of an action that makes one file of the job (Print, Export).
 	"""
 	values, sealed = secrets.seal(frappe.get_meta(doctype), values or {})
 	planning = filters is not None and not names
@@ -104,6 +106,8 @@ def create_job(
 			"selected_at": now_datetime() if filters is not None else None,
 			"selection_hash": fingerprint,
 			"email_on_finish": int(email_on_finish),
+			"output_format": output.format if output else None,
+			"output_header": json.dumps(list(output.header)) if output and output.header else None,
 		}
 	)
 	job.insert(ignore_permissions=True)
@@ -167,7 +171,7 @@ def lock_job(bulk_job: str) -> frappe._dict | None:
 	rows = frappe.db.sql(
 		f"""select name, status, reference_doctype, action, `values`, sealed_values, user, queue, timeout,
 			total, processed, succeeded, failed, chunks, chunk_size, filters, started_at, selected_at,
-			plan_after, plan_token, rate_limit
+			plan_after, plan_token, rate_limit, output_format
 		from `tab{JOB}` where name=%s for update""",
 		bulk_job,
 		as_dict=True,

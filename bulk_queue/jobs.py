@@ -66,6 +66,7 @@ def start(request: BulkRequest) -> dict:
 			rate_limit=request.rate_limit,
 			start_at=request.start_at,
 			skipped=describe_skipped(request.skips),
+			output=request.action.output(request.meta, request.values) if request.action.output else None,
 		)
 		job = dispatch.lock_job(name)
 		claimed = dispatch.claim_window(job)

@@ -33,6 +33,8 @@ FIELDS = (
 	"start_at",
 	"paused_at",
 	"paused_from",
+	"output_format",
+	"output_file",
 )
 
 _last_sent: dict[str, float] = {}
@@ -103,6 +105,9 @@ def message(job: frappe._dict) -> dict:
 		"start_at": job.get("start_at"),
 		# "rate" (its records-per-second limit) or "database" (busy): why workers waited just now
 		"throttled": throttle.throttled(job.name) if active else None,
+		# Print / Export: the file, once the job's end has merged it
+		"output_format": job.get("output_format") or None,
+		"output_file": job.get("output_file") or None,
 	}
 
 

@@ -119,6 +119,7 @@ def parse(
 	else:
 		names = parse_names(ids)
 		_check_any_exists(doctype, names)
+	_check_action_limit(act, len(names) or matching or 0)
 	_check_queue_reachable(queue)
 	return BulkRequest(
 		user=user,
@@ -277,6 +278,24 @@ def _check_action(meta, act: Action, user: str) -> None:
 		frappe.throw(
 			_("You do not have {0} permission on {1}.").format(_(act.ptype), _(meta.name)),
 			frappe.PermissionError,
+		)
+
+
+def _check_action_limit(act: Action, total: int) -> None:
+	"""An action with its own limit (Print: one PDF) refuses a larger selection, naming both numbers."""
+	if not act.max_records_key:
+		return
+	limit = settings.get(act.max_records_key)
+	if total > limit:
+		frappe.throw(
+			_(
+				"{0} takes at most {1} records in one job; this selection has {2}. Select fewer, or ask an administrator to raise the limit in Bulk Queue Settings."
+			).format(
+				_(act.label),
+				frappe.format_value(limit, {"fieldtype": "Int"}),
+				frappe.format_value(total, {"fieldtype": "Int"}),
+			),
+			title=_("Too Many Records"),
 		)
 
 

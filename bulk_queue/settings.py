@@ -26,6 +26,7 @@ DEFAULTS = {
 	# API limits
 	"bulk_queue_max_records": 1_000_000,  # records in one job (a filter selection may match this many)
 	"bulk_queue_max_ids": 10_000,  # names listed in one call (ids); larger selections use filters
+	"bulk_queue_max_print_records": 10_000,  # records in one Print job (one PDF)
 	# filter selections matching up to this many records are planned in the request (the answer has the
 	# exact total); larger ones are planned by a background job that writes chunks as it reads
 	"bulk_queue_plan_inline_max": 10_000,
@@ -62,6 +63,7 @@ SETTINGS_FIELDS = {
 	"bulk_queue_max_records": "max_records",
 	"bulk_queue_max_active_jobs": "max_active_jobs",
 	"bulk_queue_rate_limit": "rate_limit",
+	"bulk_queue_max_print_records": "max_print_records",
 	"bulk_queue_default_chunk_size": "default_chunk_size",
 	"bulk_queue_max_chunk_size": "max_chunk_size",
 	"bulk_queue_default_queue": "default_queue",
@@ -78,6 +80,7 @@ ZERO_ALLOWED = frozenset(
 # The ranges Bulk Queue Settings accepts (and the API relies on).
 RANGES = {
 	"max_records": (1, 10_000_000),
+	"max_print_records": (1, 1_000_000),
 	"max_active_jobs": (0, 10_000),
 	"rate_limit": (0, 100_000),
 	"default_chunk_size": (1, 10_000),

@@ -90,3 +90,25 @@ def _install_defer_guards() -> None:
 		enqueue._bulk_queue_defer = True
 		enqueue.__wrapped__ = original
 		module.enqueue = enqueue
+
+
+@contextmanager
+def commits_held() -> Iterator[None]:
+	"""Commits the body asks for do not happen: what it wrote waits for the caller's own commit, or its
+	rollback. For actions whose output must commit together with the record it belongs to (Frappe's
+	print view commits the Access Log it writes, mid-record)."""
+	db = frappe.db
+	had_own = "commit" in vars(db)
+	original = db.commit
+
+	def held(*args, **kwargs):
+		return None
+
+	db.commit = held
+	try:
+		yield
+	finally:
+		if had_own:
+			db.commit = original
+		else:
+			del db.commit

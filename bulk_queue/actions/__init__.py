@@ -37,6 +37,8 @@ from bulk_queue.actions import (
 	cancel,
 	clear_assignment,
 	delete,
+	export,
+	print_pdf,
 	remove_tags,
 	save,
 	set_value,
@@ -65,6 +67,8 @@ BUILTIN = {
 		assignment_rule.ACTION,
 		add_tags.ACTION,
 		remove_tags.ACTION,
+		print_pdf.ACTION,
+		export.ACTION,
 		delete.ACTION,
 		set_value_fast.ACTION,
 	)

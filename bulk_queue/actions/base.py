@@ -21,7 +21,7 @@ from typing import Any
 
 from frappe import _lt
 
-PTYPES = ("read", "write", "submit", "cancel", "delete", "create", "amend")
+PTYPES = ("read", "write", "submit", "cancel", "delete", "create", "amend", "print", "export")
 
 
 @dataclass(frozen=True)
@@ -68,6 +68,15 @@ class Action:
 	# Frappe's own columns a dry run shows the change of (every save rewrites them, so they are left out
 	# otherwise): ``_assign`` for assignments, ``_user_tags`` for tags.
 	shows: tuple[str, ...] = ()
+	# Optional: the action makes one file of the job (Print, Export), fn(meta, values) ->
+	# ``outputs.Spec``. Then ``apply`` returns the record's piece of it (its PDF, its row) and
+	# ``apply_batch`` returns ``(failed, {name: piece})``; the worker keeps each commit's pieces as a
+	# part of the file and the job's end merges them (``outputs.py``). What the action commits by
+	# itself waits for the worker's commit (Frappe's print view commits its Access Log).
+	output: Callable[[Any, dict], Any] | None = None
+	# Optional: the site config / Settings key (``settings.DEFAULTS``) holding the most records one job
+	# of this action may hold (Print: ``bulk_queue_max_print_records``).
+	max_records_key: str = ""
 
 	def applies_to(self, meta, user: str | None = None) -> bool:
 		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions); with ``user``,

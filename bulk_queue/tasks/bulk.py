@@ -20,6 +20,7 @@ import json
 import os
 import socket
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import frappe
@@ -32,6 +33,7 @@ from bulk_queue import (
 	dispatch,
 	failures,
 	lifecycle,
+	outputs,
 	progress,
 	secrets,
 	settings,
@@ -39,7 +41,12 @@ from bulk_queue import (
 )
 from bulk_queue.actions import get_action
 from bulk_queue.tasks import recovery
-from bulk_queue.transaction import callback_marks, drop_callbacks_after, enqueues_after_commit
+from bulk_queue.transaction import (
+	callback_marks,
+	commits_held,
+	drop_callbacks_after,
+	enqueues_after_commit,
+)
 from bulk_queue.utils.backoff import backoff_delay
 
 JOB = dispatch.JOB
@@ -124,6 +131,8 @@ class ChunkRunner:
 		self.rq_job_id = _current_rq_job_id()
 		self.next_chunk: frappe._dict | None = None
 		self.pressure = throttle.DatabasePressure()
+		# An output action's pieces (a record's PDF, its row) by record index, since the last commit.
+		self.items: dict[int, object] = {}
 
 	# -- lifecycle --------------------------------------------------------------------------------
 
@@ -257,6 +266,7 @@ class ChunkRunner:
 		# Password values never reach a failure's error or traceback in clear.
 		self.secrets = secrets.secret_values(frappe.get_meta(job.reference_doctype), self.values)
 		self.action = get_action(job.action)
+		self.output = job.get("output_format") or None
 		if self.errors is None or self.errors.bulk_job != job.name:
 			self.errors = failures.ErrorCounts(job.name, known=failures.known_errors(job.name))
 		self.timeout = job.timeout or dispatch.chunk_timeout(job.queue)
@@ -272,6 +282,7 @@ class ChunkRunner:
 	def _load_chunk(self, row: frappe._dict) -> None:
 		self.names = json.loads(row.names or "[]")
 		self.idx = row.done_upto
+		self.items = {}
 		self.transient_failures = {}
 		self.forced_failures = {}
 		# Batch actions: records before this index go one at a time (their batch failed), and how
@@ -371,6 +382,7 @@ class ChunkRunner:
 		if not self._owns(row):
 			return False
 		self.idx = row.done_upto
+		self.items = {}  # what was not committed is done again from the watermark
 		return True
 
 	def _reset_transaction(self) -> None:
@@ -549,7 +561,7 @@ class ChunkRunner:
 				raise _TransactionLost from e
 			try:
 				self.applying = self.idx
-				self._run_action(name)
+				piece = self._run_action(name)
 			except (JobTimeoutException, _Stop, _Fenced):
 				raise
 			except Exception as e:
@@ -596,6 +608,8 @@ class ChunkRunner:
 						raise _TransactionLost from e
 				if self.counted != self.idx:
 					self.batch.succeeded += 1
+				if self.output and piece is not None:
+					self.items[self.idx] = piece
 				return
 			finally:
 				self.applying = None
@@ -621,9 +635,10 @@ class ChunkRunner:
 			except Exception as e:
 				raise _TransactionLost from e
 			try:
-				failed = self.action.apply_batch(
-					self.job.reference_doctype, names, self.values, self.job.user
-				)
+				with commits_held() if self.output else nullcontext():
+					failed = self.action.apply_batch(
+						self.job.reference_doctype, names, self.values, self.job.user
+					)
 			except JobTimeoutException:
 				raise
 			except Exception as e:
@@ -646,6 +661,9 @@ class ChunkRunner:
 				frappe.db.release_savepoint(savepoint)
 			except Exception as e:
 				raise _TransactionLost from e
+			if self.output:
+				failed, pieces = failed
+				self.items.update({start + i: pieces[n] for i, n in enumerate(names) if n in pieces})
 			for name in names:
 				if name in failed:
 					self._record_failure(name, *failed[name], "", 1)
@@ -653,11 +671,13 @@ class ChunkRunner:
 			self.idx += len(names)
 			return
 
-	def _run_action(self, name: str) -> None:
+	def _run_action(self, name: str):
 		doc = frappe.get_doc(self.job.reference_doctype, name)  # DoesNotExistError when it is gone
 		doc.check_permission(self.action.ptype)
-		with enqueues_after_commit():  # a notification queued only with the record's commit
-			self.action.apply(doc, self.values)
+		# A notification queued only with the record's commit; an output action's own commits (the
+		# print view's Access Log) wait for the one that carries its piece.
+		with enqueues_after_commit(), commits_held() if self.output else nullcontext():
+			return self.action.apply(doc, self.values)
 
 	def _rollback_to(self, savepoint: str, marks: tuple[int, int, int]) -> bool:
 		"""Undo one record; False when the transaction itself is gone (deadlock, lost connection)."""
@@ -701,6 +721,18 @@ class ChunkRunner:
 		if not paused and job.status not in dispatch.ACTIVE:
 			self._stop_cancelled()
 
+		if self.items:
+			# The pieces of the records this commit carries: one part, committed with the watermark.
+			first = min(self.items)
+			outputs.write_part(
+				self.job.name,
+				self.chunk,
+				row.chunk_no,
+				first,
+				self.epoch,
+				self.output,
+				[self.items[i] for i in sorted(self.items)],
+			)
 		now = now_datetime()
 		succeeded, failed = self.batch.succeeded, self.batch.failed
 		retries, self.unflushed_retries = self.unflushed_retries, 0
@@ -752,6 +784,7 @@ class ChunkRunner:
 				raise _TransactionLost from e
 			raise
 
+		self.items = {}
 		self.next_chunk = following
 		if following and following.replaces:
 			# Its queued try would only find the token changed and exit: spare it the work horse.

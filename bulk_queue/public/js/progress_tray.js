@@ -96,6 +96,7 @@ bulk_queue.ProgressTray = class ProgressTray {
 						<span class="bq-status indicator-pill"></span>
 					</div>
 					<div class="bq-speed text-muted"></div>
+					<div class="bq-output"></div>
 				</div>`).prependTo(this.tray());
 			$card.find(".bq-title").on("click", (e) => {
 				e.preventDefault();
@@ -136,6 +137,22 @@ bulk_queue.ProgressTray = class ProgressTray {
 					.filter(Boolean)
 					.join(" · "),
 			);
+		$card.find(".bq-output").html(this.output_html(data));
+	}
+
+	// Print / Export: the file's link once the job's end has merged it, "Preparing" until then.
+	output_html(data) {
+		if (!data.output_format) return "";
+		if (data.output_file) {
+			const url = frappe.utils.escape_html(data.output_file);
+			const label = data.output_format === "pdf" ? __("Download PDF") : __("Download file");
+			return `<a class="bq-download" href="${url}" target="_blank" rel="noopener">${frappe.utils.icon(
+				"download",
+				"sm",
+			)} ${label}</a>`;
+		}
+		if (bulk_queue.OPEN.includes(data.status) || !data.succeeded) return "";
+		return `<span class="text-muted">${__("Preparing the file...")}</span>`;
 	}
 
 	dismiss(name) {

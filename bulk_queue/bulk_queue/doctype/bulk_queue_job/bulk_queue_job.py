@@ -6,7 +6,7 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import add_to_date, now_datetime
 
-from bulk_queue import workers
+from bulk_queue import outputs, workers
 from bulk_queue.states import ACTIVE, FINISHED, OPEN
 
 
@@ -37,6 +37,9 @@ class BulkQueueJob(Document):
 		plan_rq_job_id: DF.Data | None
 		plan_token: DF.Int
 		notified: DF.Check
+		output_file: DF.Attach | None
+		output_format: DF.Data | None
+		output_header: DF.LongText | None
 		paused_at: DF.Datetime | None
 		paused_from: DF.Data | None
 		processed: DF.Int
@@ -81,6 +84,7 @@ class BulkQueueJob(Document):
 					self.name, _(self.status)
 				)
 			)
+		outputs.delete_job_files(self.name)  # its Print / Export file and any parts left
 		for doctype in ("Bulk Queue Failure", "Bulk Queue Error", "Bulk Queue Chunk"):
 			frappe.db.delete(doctype, {"bulk_job": self.name})
 
@@ -115,8 +119,10 @@ PURGE_BATCH = 2000
 
 
 def _delete_rows_of(bulk_job: str) -> None:
-	"""Delete a deleted job's failures and errors, then its chunks, PURGE_BATCH rows at a time, committing between
-	(chunks last: a job that still has chunks is found again by ``_orphaned_jobs`` if this stops midway)."""
+	"""Delete a deleted job's files, failures and errors, then its chunks, PURGE_BATCH rows at a time, committing
+	between (chunks last: a job that still has chunks is found again by ``_orphaned_jobs`` if this stops midway)."""
+	outputs.delete_job_files(bulk_job)
+	frappe.db.commit()
 	for doctype in ("Bulk Queue Failure", "Bulk Queue Error", "Bulk Queue Chunk"):
 		while True:
 			frappe.db.sql(f"delete from `tab{doctype}` where bulk_job=%s limit %s", (bulk_job, PURGE_BATCH))

@@ -39,6 +39,7 @@ class BulkQueueSettings(Document):
 		max_attempts: DF.Int
 		max_chunk_size: DF.Int
 		max_queued_chunks: DF.Int
+		max_print_records: DF.Int
 		max_records: DF.Int
 		overrides_html: DF.HTML | None
 		rate_limit: DF.Int
@@ -57,6 +58,9 @@ class BulkQueueSettings(Document):
 			self.keep_days = days
 
 	def validate(self):
+		if not cint(self.max_print_records):
+			# Added after sites had saved their Settings: unset reads as 0, which means the default.
+			self.max_print_records = settings.DEFAULTS["bulk_queue_max_print_records"]
 		for fieldname, (low, high) in settings.RANGES.items():
 			value = cint(self.get(fieldname))
 			if value < low or value > high:

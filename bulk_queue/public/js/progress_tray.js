@@ -145,11 +145,9 @@ bulk_queue.ProgressTray = class ProgressTray {
 		if (!data.output_format) return "";
 		if (data.output_file) {
 			const url = frappe.utils.escape_html(data.output_file);
-			const label = data.output_format === "pdf" ? __("Download PDF") : __("Download file");
-			return `<a class="bq-download" href="${url}" target="_blank" rel="noopener">${frappe.utils.icon(
-				"download",
-				"sm",
-			)} ${label}</a>`;
+			const label = data.output_format === "pdf" ? __("Download PDF") : __("Download File");
+			return `<a class="bq-download btn btn-xs btn-default" href="${url}" target="_blank"
+				rel="noopener">${label}</a>`;
 		}
 		if (bulk_queue.OPEN.includes(data.status) || !data.succeeded) return "";
 		return `<span class="text-muted">${__("Preparing the file...")}</span>`;

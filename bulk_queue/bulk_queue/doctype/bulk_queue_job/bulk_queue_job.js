@@ -69,7 +69,10 @@ const bulk_queue_job = {
 	},
 
 	on_progress(frm, data) {
-		const status_changed = data.status !== frm.doc.status;
+		// The Print / Export file, merged at the job's end, counts as a change too.
+		const status_changed =
+			data.status !== frm.doc.status ||
+			(data.output_file && data.output_file !== frm.doc.output_file);
 		const failed_changed = data.failed !== frm._bq.last_failed;
 		this.show_progress(frm, data);
 		if (status_changed) {
@@ -164,6 +167,12 @@ const bulk_queue_job = {
 					() => this.call(frm, "retry_failed"),
 				),
 			);
+		}
+		if (doc.output_file) {
+			frm.add_custom_button(
+				doc.output_format === "pdf" ? __("Download PDF") : __("Download File"),
+				() => window.open(doc.output_file, "_blank"),
+			).addClass("btn-primary bq-download");
 		}
 		if (frappe.user.has_role("System Manager")) {
 			frm.add_custom_button(

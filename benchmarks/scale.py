@@ -14,6 +14,9 @@
    worker: planning time, total time, and the peak RSS of the work horse while planning and while
    processing, above the idle worker's.
 5. ``first``: from ``enqueue_bulk`` to the first record saved, for 1,000 ToDos on an idle worker.
+6. ``actions``: each of Desk's own list actions (workflow transition, assignment rule, Assign To, Add
+   Tags, Print, Export) against bulk_queue's on the same records, with 1 and 2 workers
+   (``desk_actions.py``; needs the test app ``bulk_queue_fixtures`` and wkhtmltopdf).
 
 Bulk jobs, and Desk's bulk edit, run as a System Manager user (not Administrator, for whom Frappe
 skips permission checks): Desk runs its bulk edit in the name of the user who clicked, too.
@@ -53,7 +56,14 @@ def main() -> None:
 	parser.add_argument("--big", type=int, default=100_000, help="records for bulk_queue in 'desk'")
 	parser.add_argument("--fast-records", type=int, default=100_000)
 	parser.add_argument("--million", type=int, default=1_000_000)
-	parser.add_argument("--benchmarks", default="desk,fast,planning,million,first", help="comma separated")
+	parser.add_argument("--workflow", type=int, default=500, help="claims approved in 'actions'")
+	parser.add_argument("--rule", type=int, default=1000, help="deals an assignment rule applies to")
+	parser.add_argument("--assign", type=int, default=1000, help="deals assigned and tagged")
+	parser.add_argument("--print", type=int, default=200, help="claims printed to one PDF")
+	parser.add_argument("--export", type=int, default=20_000, help="deals exported to CSV")
+	parser.add_argument(
+		"--benchmarks", default="desk,fast,planning,million,first,actions", help="comma separated"
+	)
 	parser.add_argument("--out", default=str(ROOT / "docs/benchmarks/scale.csv"))
 	args = parser.parse_args()
 
@@ -445,7 +455,14 @@ def print_table(rows: list[dict], machine: str) -> None:
 		)
 
 
+def bench_actions(frappe, args, workers, rows) -> None:
+	from desk_actions import bench_actions as run
+
+	run(frappe, args, workers, rows)
+
+
 BENCHMARKS = {
+	"actions": bench_actions,
 	"desk": bench_desk,
 	"fast": bench_fast,
 	"planning": bench_planning,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 import sys
 import time
 
@@ -101,7 +102,21 @@ def status(context, job, as_json):
 			click.echo(f"{job}: {progress['status']} - {progress.get('title') or ''}")
 			click.echo(progress_line(progress))
 		else:
-			click.echo("\n".join(summary(progress)))
+			click.echo("\n".join(summary(_with_path(progress))))
+
+
+def _with_path(progress: dict) -> dict:
+	"""The job's file (Print, Export) as a path on this machine, for the summary."""
+	import frappe
+
+	url = progress.get("output_file")
+	if url and url.startswith("/private/files/"):
+		relative = url.split("/private/files/", 1)[1].split("/")
+		progress = {
+			**progress,
+			"output_path": os.path.abspath(frappe.get_site_path("private", "files", *relative)),
+		}
+	return progress
 
 
 @bulk_queue_group.command("list")
@@ -437,7 +452,10 @@ def _watch(job: str, context) -> int:
 		return EXIT_INTERRUPTED
 	if tty:
 		click.echo("")
-	click.echo("\n".join(summary(progress)))
+	if console.file_pending(job, progress):
+		click.echo("Merging the file...")
+		progress = console.wait(job, timeout=3600, interval=0.5)
+	click.echo("\n".join(summary(_with_path(progress))))
 	if progress["status"] == "Completed":
 		return EXIT_OK
 	failed = [r for r in console.failures(job, limit=50) if not r.retried][:5]

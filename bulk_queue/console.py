@@ -80,7 +80,8 @@ def wait(
 	interval: float = 1.0,
 	on_progress: Callable[[dict], Any] | None = None,
 ) -> dict:
-	"""Block until the job has ended; return its final progress (see ``status``).
+	"""Block until the job has ended - for Print and Export, until its file is merged too (its
+	``output_file``); return its final progress (see ``status``).
 
 	Args:
 		timeout: seconds to wait at most (None: no limit); ``TimeoutError`` after.
@@ -92,11 +93,22 @@ def wait(
 		progress = status(bulk_job)
 		if on_progress:
 			on_progress(progress)
-		if progress["status"] not in (*ACTIVE, "Scheduled"):
+		if progress["status"] not in (*ACTIVE, "Scheduled") and not file_pending(bulk_job, progress):
 			return progress  # ended, or Paused: nothing happens until somebody resumes it
 		if deadline and time.monotonic() >= deadline:
 			raise TimeoutError(f"{bulk_job} is still {progress['status']} after {timeout} s")
 		time.sleep(interval)
+
+
+def file_pending(bulk_job: str, progress: dict) -> bool:
+	"""Whether an ended Print or Export job's file is still being merged (its end not handled yet)."""
+	return bool(
+		progress.get("output_format")
+		and progress.get("succeeded")
+		and not progress.get("output_file")
+		and progress["status"] not in (*ACTIVE, "Scheduled", "Paused")
+		and not frappe.db.get_value("Bulk Queue Job", bulk_job, "notified")
+	)
 
 
 def cancel(bulk_job: str) -> dict:

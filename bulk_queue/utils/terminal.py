@@ -72,4 +72,8 @@ def summary(progress: dict) -> list[str]:
 		f"   of {progress.get('total', 0):,}",
 		f"  took {duration(progress.get('elapsed'))}"
 		+ (f" at {progress['rate']:.1f} records/s" if progress.get("rate") else ""),
-	]
+	] + (
+		[f"  file {progress.get('output_path') or progress['output_file']}"]
+		if progress.get("output_file")
+		else []
+	)

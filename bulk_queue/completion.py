@@ -41,8 +41,10 @@ from bulk_queue import named_lock, outputs, progress
 
 JOB = "Bulk Queue Job"
 FINAL = ("Completed", "Completed with Errors", "Failed", "Cancelled")
-# Seconds the job that merges an output's parts may take (a million rows into one workbook).
+# Seconds the job that merges an output's parts may take (a million rows into one workbook), and how
+# often it is tried before the job ends without its file (the Error Log says why).
 OUTPUT_TIMEOUT = 3600
+OUTPUT_TRIES = 3
 
 
 def after_end(bulk_job: str, *, in_own_job: bool = False) -> None:
@@ -98,26 +100,62 @@ def _handle(bulk_job: str) -> None:
 	for step, run in _steps(job):
 		if step in done:
 			continue
-		try:
-			run(job)
-		except JobTimeoutException:
-			raise  # not done: recovery's sweep runs it again
-		except Exception:
-			frappe.db.rollback()
-			frappe.log_error(
-				title=f"bulk_queue: job end step {step}", reference_doctype=JOB, reference_name=bulk_job
-			)
+		if step == "output":
+			outcome = _output(job, done, row.ended_at)
+			if outcome != "done":
+				return  # "later": recovery's sweep tries again; "over": the job runs again
+		else:
+			try:
+				run(job)
+			except Exception:
+				frappe.db.rollback()
+				frappe.log_error(
+					title=f"bulk_queue: job end step {step}", reference_doctype=JOB, reference_name=bulk_job
+				)
 		done.add(step)
 		if not _mark(bulk_job, row.ended_at, end_steps=json.dumps(sorted(done))):
 			frappe.db.rollback()
 			return  # the job was run again (Retry Failed) meanwhile: this end is over
 		frappe.db.commit()
-		if step == "output":
-			progress.publish(bulk_job, force=True)  # the tray shows the file's link
 	if _mark(bulk_job, row.ended_at, notified=1):
 		frappe.db.commit()
+		if job.get("output_format"):
+			progress.publish(bulk_job, force=True)  # the tray shows the file's link (or stops waiting)
 	else:
 		frappe.db.rollback()
+
+
+def _output(job, done: set[str], ended_at) -> str:
+	"""The step that merges a Print or Export job's file: "done" (merged, nothing to merge, or given
+	up after OUTPUT_TRIES tries), "later" (it failed: recovery's sweep tries again) or "over" (the job
+	runs again). Each try is marked before it starts, so a try that kills its process (out of memory)
+	or outlives its RQ job's timeout counts too."""
+	if not job.get("output_format"):
+		return "done"
+	tries = sum(1 for step in done if step.startswith("output-try-")) + 1
+	if tries > OUTPUT_TRIES:
+		job.flags.output_failed = True
+		return "done"
+	done.add(f"output-try-{tries}")
+	if not _mark(job.name, ended_at, end_steps=json.dumps(sorted(done))):
+		frappe.db.rollback()
+		return "over"
+	frappe.db.commit()
+	try:
+		outputs.finish(job)
+	except BaseException as e:
+		frappe.db.rollback()
+		frappe.log_error(
+			title=f"bulk_queue: the file of {job.name} could not be made (try {tries} of {OUTPUT_TRIES})",
+			reference_doctype=JOB,
+			reference_name=job.name,
+		)
+		if isinstance(e, JobTimeoutException) or not isinstance(e, Exception):
+			raise  # its RQ job ends here; the sweep tries again
+		if tries < OUTPUT_TRIES:
+			return "later"
+		job.flags.output_failed = True
+	return "done"
 
 
 def _steps(job) -> list[tuple[str, Callable]]:
@@ -200,6 +238,8 @@ def _notify(job) -> None:
 def _output_link(job, *, absolute: bool = False) -> str:
 	"""A link to the job's Print / Export file, if it made one (only the requester may download it)."""
 	url = job.get("output_file")
+	if job.flags.output_failed:
+		return f"<p>{_('The file could not be made: the Error Log of {0} says why.').format(job.name)}</p>"
 	if not url:
 		return ""
 	href = frappe.utils.get_url(url) if absolute else url

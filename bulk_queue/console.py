@@ -102,13 +102,7 @@ def wait(
 
 def file_pending(bulk_job: str, progress: dict) -> bool:
 	"""Whether an ended Print or Export job's file is still being merged (its end not handled yet)."""
-	return bool(
-		progress.get("output_format")
-		and progress.get("succeeded")
-		and not progress.get("output_file")
-		and progress["status"] not in (*ACTIVE, "Scheduled", "Paused")
-		and not frappe.db.get_value("Bulk Queue Job", bulk_job, "notified")
-	)
+	return bool(progress.get("output_pending"))
 
 
 def cancel(bulk_job: str) -> dict:

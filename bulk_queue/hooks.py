@@ -37,6 +37,13 @@ scheduler_events = {
 # scheduler alone: a dormant site runs its scheduled jobs only once a day.
 before_job = ["bulk_queue.tasks.recovery.maybe_recover"]
 
+# Permissions
+# -----------
+# The file a Print or Export job makes (and its parts) is for the job's requester only: not for
+# everyone who may read the job (System Managers read every job), since it holds what the requester
+# may read.
+has_permission = {"File": "bulk_queue.outputs.file_permission"}
+
 # Log clearing
 # ------------
 

@@ -17,12 +17,14 @@ order - chunk by chunk, record by record - into one **output**, a private File a
 appends the records it did then after the ones of its earlier output.
 
 Everything lives under ``private/files/bulk_queue/<job>/``; deleting a job (retention, Desk) removes
-it (``delete_job_files``).
+it (``delete_job_files``), with whatever a killed process left there. Only the job's requester (and
+Administrator) may download its file (``file_permission``), since it holds what they may read. Workers
+write to the site's ``private/files``: workers on several hosts share the sites folder, as Frappe's
+own files need.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import re
@@ -64,13 +66,7 @@ def write_part(
 	url = f"/private/files/{ROOT}/{bulk_job}/parts/{file_name}"
 	path = _write(url, content)
 	frappe.db.after_rollback.add(lambda: _remove(path))
-	_insert_file(
-		url,
-		file_name,
-		attached_to=(CHUNK, chunk),
-		size=len(content),
-		content_hash=hashlib.md5(content).hexdigest(),
-	)
+	_insert_file(url, file_name, attached_to=(CHUNK, chunk), size=len(content))
 
 
 def parts_of(bulk_job: str) -> list[frappe._dict]:
@@ -105,48 +101,55 @@ def finish(job) -> str | None:
 		return None
 	previous = _previous_output(job)
 	header = list(json.loads(job.get("output_header") or "[]"))
+	# What to merge is read; the merge may take minutes: no transaction stays open meanwhile (the
+	# job has ended and the end's named lock is held, so the parts cannot change).
+	frappe.db.rollback()
 	ext = FORMATS[fmt][1]
 	file_name = files.safe_file_name(f"{job.reference_doctype}-{job.name}") + f".{ext}"
 	url = f"/private/files/{ROOT}/{job.name}/{frappe.generate_hash(length=8)}/{file_name}"
 	path = _disk_path(url)
 	os.makedirs(os.path.dirname(path), exist_ok=True)
-	frappe.db.after_rollback.add(lambda: _remove(path))
 	part_paths = [_disk_path(p.file_url) for p in parts]
-	with open(path, "wb") as dest:
-		if fmt == "pdf":
-			files.merge_pdfs(([previous.path] if previous else []) + part_paths, dest)
-		elif fmt == "csv":
-			if previous:
-				with open(previous.path, "rb") as earlier:
-					shutil.copyfileobj(earlier, dest)
-			files.write_csv(None if previous else header, _rows(part_paths), dest)
-		else:
-			earlier = files.read_xlsx(previous.path) if previous else iter(())
-			files.write_xlsx(header, _chain(earlier, _rows(part_paths)), dest, job.reference_doctype)
-		size = dest.tell()
-	_insert_file(
-		url, file_name, attached_to=(JOB, job.name), size=size, content_hash=_md5_of(path), owner=job.user
-	)
+	earlier = previous.path if previous and previous.on_disk else None
+	try:
+		with open(path, "wb") as dest:
+			if fmt == "pdf":
+				files.merge_pdfs(([earlier] if earlier else []) + part_paths, dest)
+			elif fmt == "csv":
+				if earlier:
+					with open(earlier, "rb") as f:
+						shutil.copyfileobj(f, dest)
+				files.write_csv(None if earlier else header, _rows(part_paths), dest)
+			else:
+				rows = _chain(files.read_xlsx(earlier) if earlier else (), _rows(part_paths))
+				files.write_xlsx(header, rows, dest, job.reference_doctype)
+			size = dest.tell()
+	except BaseException:
+		_remove(path)
+		raise
+	frappe.db.after_rollback.add(lambda: _remove(path))
+	_insert_file(url, file_name, attached_to=(JOB, job.name), size=size, owner=job.user)
 	gone = [p.name for p in parts] + ([previous.name] if previous else [])
 	frappe.db.sql("delete from `tabFile` where name in %s", (gone,))
 	frappe.db.set_value(JOB, job.name, "output_file", url, update_modified=False)
 	job.output_file = url  # the notification links to it
-	removed = part_paths + ([previous.path] if previous else [])
+	removed = part_paths + ([earlier] if earlier else [])
 	frappe.db.after_commit.add(lambda: [_remove(p) for p in removed])
 	return url
 
 
 def _previous_output(job) -> frappe._dict | None:
+	"""The output of the job's earlier end (a Retry Failed runs it again), whose records come first."""
 	url = frappe.db.get_value(JOB, job.name, "output_file")
 	if not url:
 		return None
 	name = frappe.db.get_value(
 		"File", {"file_url": url, "attached_to_doctype": JOB, "attached_to_name": job.name}
 	)
-	path = _disk_path(url)
-	if not name or not os.path.exists(path):
+	if not name:
 		return None
-	return frappe._dict(name=name, url=url, path=path)
+	path = _disk_path(url)
+	return frappe._dict(name=name, url=url, path=path, on_disk=os.path.exists(path))
 
 
 def _rows(paths: list[str]) -> Iterator[list]:
@@ -160,6 +163,18 @@ def _chain(*iterables) -> Iterator[list]:
 
 
 # -- files ------------------------------------------------------------------------------------------
+
+
+def file_permission(doc, ptype=None, user=None, debug=False) -> bool | None:
+	"""``has_permission`` hook for File: a job's file and parts only for the job's requester (False
+	denies; None leaves the decision to Frappe's own rules)."""
+	prefix = f"/private/files/{ROOT}/"
+	url = doc.get("file_url") or ""
+	if not url.startswith(prefix):
+		return None
+	bulk_job = url[len(prefix) :].split("/", 1)[0]
+	requester = frappe.db.get_value(JOB, bulk_job, "user")
+	return None if requester and (user or frappe.session.user) == requester else False
 
 
 def delete_job_files(bulk_job: str) -> None:
@@ -185,11 +200,12 @@ def _insert_file(
 	*,
 	attached_to: tuple[str, str],
 	size: int,
-	content_hash: str,
 	owner: str | None = None,
 ) -> None:
 	"""A File row for bytes already on disk. Not ``File.insert``: that reads the file back into memory,
-	copies it to a new name and refuses anything over System Settings' upload limit."""
+	copies it to a new name and refuses anything over System Settings' upload limit. No content hash:
+	Frappe would hand these bytes to an identical upload (its duplicate check), and removing them with
+	the job would take that attachment's content too."""
 	doc = frappe.new_doc("File")
 	doc.update(
 		{
@@ -201,14 +217,14 @@ def _insert_file(
 			"attached_to_name": attached_to[1],
 			"folder": "Home/Attachments",
 			"file_size": size,
-			"content_hash": content_hash,
 			"file_type": FORMATS.get(file_name.rsplit(".", 1)[-1], (None, file_name.rsplit(".", 1)[-1]))[
 				1
 			].upper(),
 		}
 	)
-	user = owner or frappe.session.user
-	doc.owner = doc.modified_by = user
+	# db_insert takes the session's user for a row without a creation time: set both.
+	doc.creation = doc.modified = frappe.utils.now_datetime()
+	doc.owner = doc.modified_by = owner or frappe.session.user
 	doc.db_insert()
 
 
@@ -234,11 +250,3 @@ def _remove(path: str) -> None:
 		os.remove(path)
 	except FileNotFoundError:
 		pass
-
-
-def _md5_of(path: str) -> str:
-	digest = hashlib.md5()
-	with open(path, "rb") as f:
-		for block in iter(lambda: f.read(1 << 20), b""):
-			digest.update(block)
-	return digest.hexdigest()

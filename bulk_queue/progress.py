@@ -11,7 +11,7 @@ import frappe
 from frappe.utils import get_datetime, now_datetime
 
 from bulk_queue import settings, throttle
-from bulk_queue.states import ACTIVE
+from bulk_queue.states import ACTIVE, FINISHED
 
 EVENT = "bulk_queue_progress"
 FIELDS = (
@@ -35,6 +35,7 @@ FIELDS = (
 	"paused_from",
 	"output_format",
 	"output_file",
+	"notified",
 )
 
 _last_sent: dict[str, float] = {}
@@ -108,6 +109,14 @@ def message(job: frappe._dict) -> dict:
 		# Print / Export: the file, once the job's end has merged it
 		"output_format": job.get("output_format") or None,
 		"output_file": job.get("output_file") or None,
+		# ended, with records, and its end not handled yet: the file is being merged
+		"output_pending": bool(
+			job.get("output_format")
+			and not job.get("output_file")
+			and job.status in FINISHED
+			and job.succeeded
+			and not job.get("notified")
+		),
 	}
 
 

@@ -45,6 +45,7 @@ def exportable(meta, user: str) -> dict[str, object]:
 			or df.fieldtype in display_fieldtypes
 			or df.fieldtype in table_fields
 			or df.fieldtype == "Password"
+			or df.get("is_virtual")  # computed by the controller, not in the table
 			or (df.permlevel or 0) not in readable
 		):
 			continue
@@ -122,9 +123,8 @@ def apply_batch(doctype: str, names: list[str], values: dict, user: str):
 		filters=[["name", "in", names]],
 		limit_page_length=0,
 		order_by=None,
-		as_list=True,
 	)
-	pieces = {row[0]: list(row) for row in rows}
+	pieces = {row.name: _row(row, fields) for row in rows}
 	missing = [n for n in names if n not in pieces]
 	failed = {}
 	if missing:
@@ -146,13 +146,17 @@ def apply(doc, values: dict) -> list:
 		fields=["name", *values["fields"]],
 		filters=[["name", "=", doc.name]],
 		limit_page_length=1,
-		as_list=True,
 	)
 	if not rows:
 		frappe.throw(
 			_("No permission to read {0} {1}").format(_(doc.doctype), doc.name), frappe.PermissionError
 		)
-	return list(rows[0])
+	return _row(rows[0], values["fields"])
+
+
+def _row(row: dict, fields: list[str]) -> list:
+	"""The ID, then the fields in the order asked (by name: a field Frappe leaves out reads empty)."""
+	return [row["name"], *(row.get(f) for f in fields)]
 
 
 def preview(doc, values: dict) -> list[dict]:

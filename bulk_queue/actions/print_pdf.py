@@ -127,21 +127,32 @@ def check(meta, values: dict, user: str) -> dict:
 
 
 def apply(doc, values: dict) -> bytes:
-	"""The record's pages, as one PDF."""
-	from frappe.translate import print_language
+	"""The record's pages, as one PDF: in the language chosen, else the requester's (as Desk prints
+	for them); with the letter head chosen, none, or Print Settings' default."""
+	from frappe.translate import get_user_lang, print_language
 
-	letterhead = values.get("letterhead")
-	with print_language(values.get("language")):
-		return frappe.get_print(
-			doc.doctype,
-			doc.name,
-			values.get("print_format") or None,
-			doc=doc,
-			as_pdf=True,
-			no_letterhead=1 if values.get("no_letterhead") else 0,
-			letterhead=letterhead or None,
-			pdf_options={"page-size": values["page_size"]} if values.get("page_size") else None,
-		)
+	if values.get("no_letterhead"):
+		no_letterhead = 1
+	elif values.get("letterhead"):
+		no_letterhead = 0
+	else:
+		no_letterhead = None  # Print Settings' "with letter head"
+	lang, jenv = frappe.local.lang, frappe.local.jenv
+	try:
+		with print_language(values.get("language") or get_user_lang(frappe.session.user)):
+			return frappe.get_print(
+				doc.doctype,
+				doc.name,
+				values.get("print_format") or None,
+				doc=doc,
+				as_pdf=True,
+				no_letterhead=no_letterhead,
+				letterhead=values.get("letterhead") or None,
+				pdf_options={"page-size": values["page_size"]} if values.get("page_size") else None,
+			)
+	finally:
+		# Frappe v15's print_language does not restore them when the print raises.
+		frappe.local.lang, frappe.local.jenv = lang, jenv
 
 
 def preview(doc, values: dict) -> list[dict]:

@@ -663,7 +663,9 @@ class ChunkRunner:
 				raise _TransactionLost from e
 			if self.output:
 				failed, pieces = failed
-				self.items.update({start + i: pieces[n] for i, n in enumerate(names) if n in pieces})
+				self.items.update(
+					{start + i: pieces[n] for i, n in enumerate(names) if n in pieces and n not in failed}
+				)
 			for name in names:
 				if name in failed:
 					self._record_failure(name, *failed[name], "", 1)

@@ -20,6 +20,7 @@ from typing import Any, BinaryIO
 
 # Excel's own limit is 1,048,576 rows a sheet; the header takes one.
 XLSX_ROWS_PER_SHEET = 1_048_575
+XLSX_CELL_CHARS = 32_767
 # Characters no XLSX cell may hold (openpyxl refuses them): control characters but tab, LF and CR.
 _ILLEGAL_XLSX = re.compile(r"[\000-\010]|[\013-\014]|[\016-\037]")
 
@@ -128,7 +129,8 @@ def write_csv(header: list[str] | None, rows: Iterable[list], dest: BinaryIO) ->
 
 def _cell(value: Any) -> Any:
 	if isinstance(value, str):
-		return _ILLEGAL_XLSX.sub("", value)
+		# Excel holds at most 32,767 characters in a cell (it calls a longer one a corrupt file).
+		return _ILLEGAL_XLSX.sub("", value)[:XLSX_CELL_CHARS]
 	if isinstance(value, dict | list):
 		return json.dumps(value)
 	return value

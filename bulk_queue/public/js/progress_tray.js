@@ -149,7 +149,7 @@ bulk_queue.ProgressTray = class ProgressTray {
 			return `<a class="bq-download btn btn-xs btn-default" href="${url}" target="_blank"
 				rel="noopener">${label}</a>`;
 		}
-		if (bulk_queue.OPEN.includes(data.status) || !data.succeeded) return "";
+		if (!data.output_pending) return "";
 		return `<span class="text-muted">${__("Preparing the file...")}</span>`;
 	}
 

@@ -116,6 +116,15 @@ const bulk_queue_job = {
 
 	warn_without_worker(frm) {
 		const queue = (frm.doc.__onload || {}).no_worker;
+		const doc = frm.doc;
+		if (doc.output_format && !doc.output_file && doc.notified && doc.succeeded) {
+			// Print / Export: its end gave up merging the file (each try is in the Error Log).
+			frm.set_intro(
+				__("The file of this job could not be made: the Error Log says why."),
+				"red",
+			);
+			return;
+		}
 		if (!queue || !this.is_active(frm.doc.status)) {
 			frm.set_intro("");
 			return;

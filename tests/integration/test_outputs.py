@@ -116,10 +116,16 @@ def test_print_makes_one_pdf_of_every_record_once_in_the_selection_order(web, pr
 		0
 	]
 	assert done.output_file in note.email_content
-	# Only who may read the job may download it.
+	# Only its requester may download it: not a System Manager, though they read every job.
 	frappe.set_user(printer)
-	assert frappe.has_permission("File", "read", file.name)
+	assert frappe.has_permission("File", "read", frappe.get_doc("File", file.name))
 	frappe.set_user("Administrator")
+	other = ensure_user("bq-other-manager@example.com", ["System Manager"])
+	frappe.set_user(other)
+	assert frappe.has_permission(JOB, "read", frappe.get_doc(JOB, job))
+	assert not frappe.has_permission("File", "read", frappe.get_doc("File", file.name))
+	frappe.set_user("Administrator")
+	assert not frappe.db.get_value("File", file.name, "content_hash")
 
 
 def test_records_frappe_will_not_print_fail_with_the_reason_and_have_no_page(web, printer, workers):
@@ -296,6 +302,50 @@ def test_an_export_dry_run_shows_the_row_without_unreadable_fields(printer):
 	[record] = result["records"]
 	assert record["error"] is None
 	assert record["changes"] == [{"field": "amount", "label": "Amount", "old": None, "new": 42.0}]
+
+
+def test_a_merge_that_keeps_failing_is_given_up_visibly(printer, workers):
+	"""The merge of a job's parts fails (a part's bytes are gone): each try is logged and left to
+	recovery's sweep; after the third the job's end goes on without a file, and the notification says
+	so."""
+	from bulk_queue import completion
+
+	_, names = make_deals(3, owner=printer)
+	job = _start(printer, doctype=DEAL, action="export", ids=names)
+	workers.start(1)
+	done = _finished(job)
+	workers.stop()
+	# As if it had just ended with a part whose bytes are missing.
+	frappe.db.sql(
+		"update `tabBulk Queue Job` set notified=0, end_steps=null, output_file=null where name=%s", job
+	)
+	chunk = frappe.db.get_value("Bulk Queue Chunk", {"bulk_job": job})
+	from bulk_queue.outputs import _insert_file
+
+	_insert_file(
+		f"/private/files/bulk_queue/{job}/parts/part-00000001-0000000-1.jsonl",
+		"part-00000001-0000000-1.jsonl",
+		attached_to=("Bulk Queue Chunk", chunk),
+		size=1,
+	)
+	frappe.db.commit()
+	for attempt in (1, 2):
+		completion.after_end(job, in_own_job=True)
+		frappe.set_user("Administrator")
+		frappe.db.rollback()
+		row = frappe.db.get_value(JOB, job, ["notified", "end_steps"], as_dict=True)
+		assert not row.notified and f"output-try-{attempt}" in row.end_steps
+	completion.after_end(job, in_own_job=True)
+	frappe.set_user("Administrator")
+	frappe.db.rollback()
+	assert frappe.db.get_value(JOB, job, "notified") == 1
+	tries = {"reference_name": job, "method": ("like", "%could not be made%")}
+	assert frappe.db.count("Error Log", tries) == 3
+	notes = frappe.get_all(
+		"Notification Log", {"document_name": job}, pluck="email_content", order_by="creation desc"
+	)
+	assert "could not be made" in notes[0]
+	assert done.output_file  # the first end had made one
 
 
 # -- retention ---------------------------------------------------------------------------------------

@@ -273,7 +273,11 @@ def _check_action(meta, act: Action, user: str) -> None:
 	if not act.applies_to(meta, user):
 		# Where it depends on the site's records: no active workflow there, or none of its
 		# transitions open to the user's roles; no enabled assignment rule.
-		frappe.throw(_("Action {0} is not available to you on {1}.").format(_(act.label), _(meta.name)))
+		reason = act.unavailable(meta, user) if act.unavailable else ""
+		frappe.throw(
+			_("Action {0} is not available to you on {1}.").format(_(act.label), _(meta.name))
+			+ (f" {reason}" if reason else "")
+		)
 	if not frappe.has_permission(meta.name, act.ptype, user=user):
 		frappe.throw(
 			_("You do not have {0} permission on {1}.").format(_(act.ptype), _(meta.name)),

@@ -20,6 +20,10 @@ def offered_on(user: str) -> set[str]:
 	return set(frappe.get_all("Assignment Rule", filters={"disabled": 0}, pluck="document_type"))
 
 
+def unavailable(meta, user: str) -> str:
+	return _("{0} has no enabled Assignment Rule.").format(_(meta.name))
+
+
 def check(meta, values: dict, user: str) -> dict:
 	if values:
 		frappe.throw(_("Apply Assignment Rule takes no values."))
@@ -39,5 +43,6 @@ ACTION = Action(
 	label="Apply Assignment Rule",
 	check=check,
 	offered_on=offered_on,
+	unavailable=unavailable,
 	shows=("_assign",),
 )

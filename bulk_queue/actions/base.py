@@ -56,6 +56,9 @@ class Action:
 	# depends on the site's records (a workflow's transitions: DocTypes with an active Workflow whose
 	# transitions one of the user's roles may make). Asked once per dialog and per page load.
 	offered_on: Callable[[str], Collection[str]] | None = None
+	# Optional, with ``offered_on``: why the action is not offered on a DocType to a user, in words,
+	# fn(meta, user) -> message (a request for it is refused with that).
+	unavailable: Callable[[Any, str], str] | None = None
 	# Optional: the Bulk Process dialog's fields for the action's values, fn(meta, user, selection) ->
 	# [Frappe field definitions]; ``selection`` is ``{"names": [...]}`` or ``{"filters": [...]}``
 	# (the dialog may say, for example, how many of the records each choice applies to). Field names are

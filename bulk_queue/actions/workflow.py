@@ -33,6 +33,17 @@ def offered_on(user: str) -> set[str]:
 	)
 
 
+def unavailable(meta, user: str) -> str:
+	"""Why no transition is offered: no active Workflow, or none of its transitions for the user's
+	roles."""
+	from frappe.model.workflow import get_workflow_name
+
+	name = get_workflow_name(meta.name)
+	if not name:
+		return _("{0} has no active Workflow.").format(_(meta.name))
+	return _("None of the transitions of Workflow {0} is open to your roles.").format(frappe.bold(name))
+
+
 def _workflow(doctype: str):
 	from frappe.model.workflow import get_workflow, get_workflow_name
 
@@ -170,5 +181,6 @@ ACTION = Action(
 	label="Workflow Transition",
 	check=check,
 	offered_on=offered_on,
+	unavailable=unavailable,
 	form=form,
 )

@@ -206,8 +206,15 @@ def test_the_dialog_offers_the_transitions_of_the_selection_with_counts(claim_wo
 	assert set(clerk_offer) == {"Submit"} and "2 of 5" in clerk_offer["Submit"]
 	deal_actions = {a["name"] for a in get_bulk_options(doctype=DEAL)["actions"]}
 	assert "apply_workflow" not in deal_actions and "assign_to" in deal_actions
-	with pytest.raises(frappe.ValidationError, match="not available"):
+	with pytest.raises(frappe.ValidationError, match=r"not available.*BQ Deal has no active Workflow"):
 		enqueue(doctype=DEAL, action="apply_workflow", ids=make_deals(1)[1], values={"action": "Approve"})
+	outsider = ensure_user("bq-outsider@example.com", ["System Manager"])
+	frappe.set_user(outsider)
+	try:
+		with pytest.raises(frappe.ValidationError, match="None of the transitions of Workflow"):
+			enqueue(doctype=CLAIM, action="apply_workflow", ids=names, values={"action": "Approve"})
+	finally:
+		frappe.set_user("Administrator")
 
 
 def test_a_server_script_refusing_the_submit_fails_only_its_claims(
@@ -480,7 +487,9 @@ def test_apply_assignment_rule_is_offered_only_where_a_rule_exists(site):
 	actions = {a["name"] for a in get_bulk_options(doctype=CLAIM)["actions"]}
 	assert "apply_assignment_rule" not in actions and "assign_to" in actions
 	_, names = make_claims(1)
-	with pytest.raises(frappe.ValidationError, match="not available"):
+	with pytest.raises(
+		frappe.ValidationError, match=r"not available.*BQ Claim has no enabled Assignment Rule"
+	):
 		enqueue(doctype=CLAIM, action="apply_assignment_rule", ids=names)
 
 

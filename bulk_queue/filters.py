@@ -136,16 +136,17 @@ def refuse_too_many(matching: int, limit: int) -> None:
 
 def _is_filter_error(e: Exception) -> bool:
 	"""Errors that mean the filters themselves are wrong (unknown column, bad operator or value)."""
-	import pymysql
+	from bulk_queue.transaction import driver_errors
 
 	if isinstance(e, (frappe.DataError, frappe.ValidationError)) and not isinstance(
 		e, frappe.PermissionError
 	):
 		return True
-	mysql_error = e if isinstance(e, pymysql.err.MySQLError) else e.__cause__
+	errors, _interface = driver_errors()
+	mysql_error = e if isinstance(e, errors) else e.__cause__
 	# 1054 unknown column, 1064 syntax error, 1292/1366 a value of the wrong type
 	return (
-		isinstance(mysql_error, pymysql.err.MySQLError)
+		isinstance(mysql_error, errors)
 		and bool(mysql_error.args)
 		and (mysql_error.args[0] in (1054, 1064, 1292, 1366))
 	)

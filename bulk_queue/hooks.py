@@ -43,6 +43,8 @@ before_job = ["bulk_queue.tasks.recovery.maybe_recover"]
 # everyone who may read the job (System Managers read every job), since it holds what the requester
 # may read.
 has_permission = {"File": "bulk_queue.outputs.file_permission"}
+# ...and Frappe serves /private/files/ by its own File rule, which no hook reaches.
+before_request = ["bulk_queue.outputs.guard_download"]
 
 # Log clearing
 # ------------

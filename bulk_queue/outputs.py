@@ -165,16 +165,41 @@ def _chain(*iterables) -> Iterator[list]:
 # -- files ------------------------------------------------------------------------------------------
 
 
+# Frappe v16 reads a permission hook's None as a refusal; v15 as "no opinion" (and True as the final
+# word, past Frappe's own File rule). A hook that does not refuse says so the way the version expects.
+_NO_OBJECTION = True if int(frappe.__version__.split(".")[0]) >= 16 else None
+
+
 def file_permission(doc, ptype=None, user=None, debug=False) -> bool | None:
 	"""``has_permission`` hook for File: a job's file and parts only for the job's requester (False
-	denies; None leaves the decision to Frappe's own rules)."""
+	refuses; otherwise Frappe's own rules decide)."""
+	return _NO_OBJECTION if _may_have(doc.get("file_url") or "", user or frappe.session.user) else False
+
+
+def guard_download() -> None:
+	"""``before_request`` hook: Frappe serves ``/private/files/...`` to whoever may read the record a
+	file is attached to (its own check, which no permission hook reaches), so a System Manager - who
+	reads every job - could download anyone's Print or Export. A job's file goes to its requester."""
+	request = getattr(frappe.local, "request", None)
+	path = getattr(request, "path", "") or ""
+	if not path.startswith(f"/private/files/{ROOT}/"):
+		return
+	from frappe.auth import validate_auth
+
+	validate_auth()  # a token's user is known only after this (Frappe runs it again, harmlessly)
+	if frappe.session.user != "Administrator" and not _may_have(path, frappe.session.user):
+		raise frappe.PermissionError(frappe._("This file belongs to another user's bulk job."))
+
+
+def _may_have(url: str, user: str) -> bool:
+	"""Whether ``user`` may have the file at ``url``: anything outside bulk_queue's folder; a job's
+	file (or part) only its requester."""
 	prefix = f"/private/files/{ROOT}/"
-	url = doc.get("file_url") or ""
 	if not url.startswith(prefix):
-		return None
+		return True
 	bulk_job = url[len(prefix) :].split("/", 1)[0]
 	requester = frappe.db.get_value(JOB, bulk_job, "user")
-	return None if requester and (user or frappe.session.user) == requester else False
+	return bool(requester) and user == requester
 
 
 def delete_job_files(bulk_job: str) -> None:

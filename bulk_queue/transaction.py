@@ -92,12 +92,30 @@ def _install_defer_guards() -> None:
 		module.enqueue = enqueue
 
 
+def driver_errors() -> tuple[tuple[type, ...], tuple[type, ...]]:
+	"""The database driver's (errors, connection errors): PyMySQL's on Frappe v15; v16 talks to MariaDB
+	through mysqlclient (``MySQLdb``) by default. ``e.args[0]`` is the server's error number in both."""
+	import pymysql
+
+	errors: tuple[type, ...] = (pymysql.err.MySQLError,)
+	interface: tuple[type, ...] = (pymysql.err.InterfaceError,)
+	try:
+		import MySQLdb
+
+		errors += (MySQLdb.Error,)
+		interface += (MySQLdb.InterfaceError,)
+	except ImportError:
+		pass
+	return errors, interface
+
+
 @contextmanager
 def commits_held() -> Iterator[None]:
 	"""Commits the body asks for do not happen: what it wrote waits for the caller's own commit, or its
-	rollback. For actions whose output must commit together with the record it belongs to (Frappe's
-	print view commits the Access Log it writes, mid-record)."""
+	rollback. For actions whose output must commit together with the record it belongs to (Frappe
+	v15's print view commits the Access Log it writes, mid-record)."""
 	db = frappe.db
+	db = getattr(db, "_get_current_object", lambda: db)()  # the connection itself, not the proxy
 	had_own = "commit" in vars(db)
 	original = db.commit
 

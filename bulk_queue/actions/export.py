@@ -121,7 +121,7 @@ def apply_batch(doctype: str, names: list[str], values: dict, user: str):
 		doctype,
 		fields=["name", *fields],
 		filters=[["name", "in", names]],
-		limit_page_length=0,
+		limit=len(names),
 		order_by=None,
 	)
 	pieces = {row.name: _row(row, fields) for row in rows}
@@ -145,7 +145,7 @@ def apply(doc, values: dict) -> list:
 		doc.doctype,
 		fields=["name", *values["fields"]],
 		filters=[["name", "=", doc.name]],
-		limit_page_length=1,
+		limit=1,
 	)
 	if not rows:
 		frappe.throw(

@@ -137,27 +137,53 @@ def apply(doc, values: dict) -> bytes:
 		no_letterhead = 0
 	else:
 		no_letterhead = None  # Print Settings' "with letter head"
+	print_format = values.get("print_format") or doc.meta.default_print_format or "Standard"
+	extra = {}
+	if _chooses_generator():
+		# Frappe v16 renders with the print format's own PDF generator (wkhtmltopdf or Chrome), and
+		# keeps the last one chosen in form_dict across calls: name it every time.
+		frappe.local.form_dict.pop("pdf_generator", None)
+		extra["pdf_generator"] = _generator_of(print_format)
 	lang, jenv = frappe.local.lang, frappe.local.jenv
 	try:
 		with print_language(values.get("language") or get_user_lang(frappe.session.user)):
 			return frappe.get_print(
 				doc.doctype,
 				doc.name,
-				values.get("print_format") or None,
+				print_format,
 				doc=doc,
 				as_pdf=True,
 				no_letterhead=no_letterhead,
 				letterhead=values.get("letterhead") or None,
 				pdf_options={"page-size": values["page_size"]} if values.get("page_size") else None,
+				**extra,
 			)
 	finally:
 		# Frappe v15's print_language does not restore them when the print raises.
 		frappe.local.lang, frappe.local.jenv = lang, jenv
+		if extra:
+			frappe.local.form_dict.pop("pdf_generator", None)
+
+
+def _chooses_generator() -> bool:
+	import inspect
+
+	return "pdf_generator" in inspect.signature(frappe.get_print).parameters
+
+
+def _generator_of(print_format: str) -> str:
+	"""The PDF generator Desk would use for ``print_format`` (Frappe v16): the format's own, for
+	Standard Print Settings'."""
+	if print_format == "Standard":
+		generator = frappe.db.get_single_value("Print Settings", "pdf_generator")
+	else:
+		generator = frappe.get_cached_value("Print Format", print_format, "pdf_generator")
+	return generator or "wkhtmltopdf"
 
 
 def preview(doc, values: dict) -> list[dict]:
 	"""What a dry run says: whether the record would print, from Frappe's own checks, without
-	rendering it (a render commits its Access Log)."""
+	rendering it (on Frappe v15 a render commits its Access Log)."""
 	from frappe.www.printview import validate_print_permission
 
 	validate_print_permission(doc)

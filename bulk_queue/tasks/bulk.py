@@ -44,6 +44,7 @@ from bulk_queue.tasks import recovery
 from bulk_queue.transaction import (
 	callback_marks,
 	commits_held,
+	driver_errors,
 	drop_callbacks_after,
 	enqueues_after_commit,
 )
@@ -845,19 +846,13 @@ def is_transient(e: BaseException) -> bool:
 	"""Errors worth retrying: lock conflicts, a lost connection, or an explicit retry request."""
 	if isinstance(e, (frappe.QueryDeadlockError, frappe.QueryTimeoutError, frappe.RetryBackgroundJobError)):
 		return True
-	import pymysql
-
-	if isinstance(e, pymysql.err.InterfaceError):
+	errors, interface = driver_errors()
+	if isinstance(e, interface):
 		return True
-	if isinstance(e, pymysql.err.MySQLError) and e.args:
+	if isinstance(e, errors) and e.args:
 		return e.args[0] in CONNECTION_LOST or e.args[0] in (1205, 1213)
 	cause = e.__cause__ or e.__context__
-	return (
-		cause is not None
-		and cause is not e
-		and isinstance(cause, pymysql.err.MySQLError)
-		and is_transient(cause)
-	)
+	return cause is not None and cause is not e and isinstance(cause, errors) and is_transient(cause)
 
 
 def _current_rq_job_id() -> str | None:

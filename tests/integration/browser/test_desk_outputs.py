@@ -89,8 +89,12 @@ def test_export_every_deal_matching_a_filter_to_excel(open_desk, desk_workers):
 	assert sorted(r[0] for r in rows[1:]) == sorted(names)
 	amount = rows[0].index("Amount")
 	assert {r[amount] for r in rows[1:]} == {75}
-	# Someone else cannot download it.
+	# Nobody else may download it: not a colleague, nor a System Manager (who reads every job).
 	wait_until(lambda: frappe.db.get_value("Bulk Queue Job", job, "output_file"))
+	href = link.get_attribute("href")
 	other = open_desk(ensure_desk_user("bq-desk-colleague@example.com", ["Blogger"]))
-	assert other.page.request.get(link.get_attribute("href")).status in (403, 404)
+	assert other.page.request.get(href).status in (403, 404)
+	manager = open_desk(ensure_desk_user("bq-desk-manager@example.com", ["System Manager"]))
+	assert manager.page.request.get(f"/app/bulk-queue-job/{job}").ok
+	assert manager.page.request.get(href).status == 403
 	assert not page.real_errors(), page.real_errors()

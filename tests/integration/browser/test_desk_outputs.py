@@ -95,6 +95,6 @@ def test_export_every_deal_matching_a_filter_to_excel(open_desk, desk_workers):
 	other = open_desk(ensure_desk_user("bq-desk-colleague@example.com", ["Blogger"]))
 	assert other.page.request.get(href).status in (403, 404)
 	manager = open_desk(ensure_desk_user("bq-desk-manager@example.com", ["System Manager"]))
-	assert manager.page.request.get(f"/app/bulk-queue-job/{job}").ok
+	assert manager.page.request.get(f"/api/resource/Bulk Queue Job/{job}").ok
 	assert manager.page.request.get(href).status == 403
 	assert not page.real_errors(), page.real_errors()

@@ -54,13 +54,10 @@ def bench_actions(frappe, args, workers, rows) -> None:
 	try:
 		workers.ensure(1, chain=True)
 		_drain(frappe)  # what others left on the queues is not counted in the first scenario
+		chosen = [a.strip() for a in args.actions.split(",") if a.strip()]
 		for round_no in range(1, args.rounds + 1):
-			_workflow(frappe, args, workers, rows, round_no)
-			_assignment_rule(frappe, args, workers, rows, round_no)
-			_assign_to(frappe, args, workers, rows, round_no)
-			_add_tags(frappe, args, workers, rows, round_no)
-			_print(frappe, args, workers, rows, round_no)
-			_export(frappe, args, workers, rows, round_no)
+			for name in chosen:
+				ACTIONS[name](frappe, args, workers, rows, round_no)
 	finally:
 		server.stop()
 		_teardown(frappe)
@@ -284,6 +281,16 @@ def _export(frappe, args, workers, rows, round_no) -> None:
 			ratio=own / seconds,
 			ratio_to=f"frappe_export_{n}",
 		)
+
+
+ACTIONS = {
+	"workflow": _workflow,
+	"rule": _assignment_rule,
+	"assign_to": _assign_to,
+	"add_tags": _add_tags,
+	"print": _print,
+	"export": _export,
+}
 
 
 # -- helpers ------------------------------------------------------------------------------------------

@@ -62,6 +62,11 @@ def main() -> None:
 	parser.add_argument("--print", type=int, default=200, help="claims printed to one PDF")
 	parser.add_argument("--export", type=int, default=20_000, help="deals exported to CSV")
 	parser.add_argument(
+		"--actions",
+		default="workflow,rule,assign_to,add_tags,print,export",
+		help="which of Desk's actions 'actions' compares (comma separated)",
+	)
+	parser.add_argument(
 		"--benchmarks", default="desk,fast,planning,million,first,actions", help="comma separated"
 	)
 	parser.add_argument("--out", default=str(ROOT / "docs/benchmarks/scale.csv"))

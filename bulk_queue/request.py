@@ -394,10 +394,13 @@ def _validate_chunk_size(chunk_size: Any, act=None) -> int:
 def default_chunk_size(act=None) -> int:
 	"""The default chunk size, never above the maximum (each may come from the site config or from
 	Bulk Queue Settings). A batch action (the fast path) takes the maximum: it applies a chunk with a
-	statement or a few, so a small chunk would only multiply the bookkeeping around them."""
+	statement or a few, so a small chunk would only multiply the bookkeeping around them. An action
+	with a default of its own (Print: 20, its records are slow) takes that."""
 	largest = settings.get("bulk_queue_max_chunk_size")
 	if act is not None and act.apply_batch:
 		return largest
+	if act is not None and act.chunk_size:
+		return min(act.chunk_size, largest)
 	return min(settings.get("bulk_queue_default_chunk_size"), largest)
 
 

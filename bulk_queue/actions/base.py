@@ -80,6 +80,9 @@ class Action:
 	# Optional: the site config / Settings key (``settings.DEFAULTS``) holding the most records one job
 	# of this action may hold (Print: ``bulk_queue_max_print_records``).
 	max_records_key: str = ""
+	# Optional: the action's own default chunk size, where records are slow enough that smaller chunks
+	# let every worker take part (Print: a second or so per record in wkhtmltopdf).
+	chunk_size: int = 0
 
 	def applies_to(self, meta, user: str | None = None) -> bool:
 		"""Whether this action makes sense on ``meta``'s DocType (ignoring permissions); with ``user``,

@@ -245,4 +245,6 @@ ACTION = Action(
 	form=form,
 	output=output,
 	max_records_key="bulk_queue_max_print_records",
+	# Rendering takes a good part of a second a record: chunks of 20 spread a print over the workers.
+	chunk_size=20,
 )

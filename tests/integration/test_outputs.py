@@ -198,6 +198,19 @@ def test_a_print_job_larger_than_the_limit_is_refused(printer, site_conf):
 	assert frappe.db.count(JOB) == before
 
 
+def test_print_takes_chunks_of_20_unless_told(printer):
+	"""Printing is slow per record: 45 claims make 3 chunks, so every worker takes part."""
+	names = _submitted_claims(45)
+	job = _start(printer, doctype=CLAIM, action="print_pdf", ids=names)
+	frappe.db.rollback()
+	assert frappe.db.get_value(JOB, job, ["chunk_size", "chunks"]) == (20, 3)
+	frappe.set_user(printer)
+	from bulk_queue.api.bulk import cancel_bulk_job
+
+	cancel_bulk_job(job)
+	frappe.set_user("Administrator")
+
+
 def test_bad_print_values_are_refused(printer):
 	"""A print format of another DocType, an unknown letter head or page size: refused at once."""
 	names = _submitted_claims(1)

@@ -21,14 +21,16 @@ OWNER = "bq-http-owner@example.com"
 OTHER = "bq-http-other@example.com"
 NO_ROLE = "bq-http-norole@example.com"
 READER = "bq-http-reader@example.com"
+EXPORTER = "bq-http-exporter@example.com"
 RESTRICTED = "bq-http-restricted@example.com"
 OWN_WRITER = "bq-http-ownwriter@example.com"
 OPERATOR = "bq-http-operator@example.com"
 MANAGER = "bq-http-manager@example.com"
 
 
-def _role(name: str, *, read: int = 0, write: int = 0, if_owner: int = 0) -> str:
-	"""A desk role with exactly these rights on BQ Test Record (none when all are 0)."""
+def _role(name: str, *, read: int = 0, write: int = 0, if_owner: int = 0, export: int = 0) -> str:
+	"""A desk role with exactly these rights on BQ Test Record (none when all are 0); a new permission
+	row would also give Export and Print, which Bulk Process offers to readers."""
 	if not frappe.db.exists("Role", name):
 		frappe.get_doc({"doctype": "Role", "role_name": name, "desk_access": 1}).insert(
 			ignore_permissions=True
@@ -37,7 +39,8 @@ def _role(name: str, *, read: int = 0, write: int = 0, if_owner: int = 0) -> str
 		from frappe.permissions import add_permission, update_permission_property
 
 		add_permission(DOCTYPE, name, 0)
-		for ptype, value in (("read", read), ("write", write), ("if_owner", if_owner)):
+		rights = (("read", read), ("write", write), ("if_owner", if_owner), ("export", export), ("print", 0))
+		for ptype, value in rights:
 			update_permission_property(DOCTYPE, name, 0, ptype, value)
 	frappe.db.commit()
 	return name
@@ -48,12 +51,14 @@ def users(desk):
 	"""Every kind of user the battery needs."""
 	_role("BQ No Access")
 	_role("BQ Reader", read=1)
+	_role("BQ Exporter", read=1, export=1)
 	_role("BQ Own Writer", read=1, write=1, if_owner=1)
 	_role("BQ Operator")
 	web_user(OWNER, ["Blogger"])
 	web_user(OTHER, ["Blogger"])
 	web_user(NO_ROLE, ["BQ No Access"])
 	web_user(READER, ["BQ Reader"])
+	web_user(EXPORTER, ["BQ Exporter"])
 	web_user(RESTRICTED, ["Blogger"])
 	web_user(OWN_WRITER, ["BQ Own Writer"])
 	web_user(OPERATOR, ["Blogger", "BQ Operator"])
@@ -123,6 +128,16 @@ def test_read_only_user_may_not_change_records(users):
 	_refused(_start(client, names, "delete"), 403, "delete permission")
 	options = client.call(API + "get_bulk_options", {"doctype": DOCTYPE}, http_method="GET").json()
 	assert options["message"]["actions"] == []
+
+
+def test_a_reader_who_may_export_is_offered_export_and_nothing_that_writes(users):
+	"""Read and Export (what Desk's own Export needs): Bulk Process offers Export only, and refuses
+	Set Value."""
+	client = Client(users, EXPORTER)
+	options = client.call(API + "get_bulk_options", {"doctype": DOCTYPE}, http_method="GET").json()
+	assert [a["name"] for a in options["message"]["actions"]] == ["export"]
+	_, names = make_records(2, owner=OWNER)
+	_refused(_start(client, names, "set_value", values={"title": "x"}), 403, "write permission")
 
 
 def test_user_permissions_limit_the_records_processed(users, workers):

@@ -86,16 +86,7 @@ def _workflow(frappe, args, workers, rows, round_no) -> None:
 		names = _insert(frappe, CLAIM, n, workflow_state="Pending", amount=100)
 		seconds = _run(frappe, CLAIM, "apply_workflow", names, {"action": "Approve"})
 		_check(frappe, CLAIM, names, workflow_state="Approved", docstatus=1)
-		record(
-			rows,
-			"actions",
-			round_no,
-			f"bq_workflow_{count}w_{n}",
-			n,
-			seconds,
-			ratio=own / seconds,
-			ratio_to=f"frappe_workflow_{n}",
-		)
+		_record_bq(rows, round_no, "workflow", count, n, seconds, own)
 
 
 def _assignment_rule(frappe, args, workers, rows, round_no) -> None:
@@ -117,16 +108,7 @@ def _assignment_rule(frappe, args, workers, rows, round_no) -> None:
 		names = _insert(frappe, DEAL, n)
 		seconds = _run(frappe, DEAL, "apply_assignment_rule", names, {})
 		_wait_assigned(frappe, names)
-		record(
-			rows,
-			"actions",
-			round_no,
-			f"bq_rule_{count}w_{n}",
-			n,
-			seconds,
-			ratio=own / seconds,
-			ratio_to=f"frappe_rule_{count}w_{n}",
-		)
+		_record_bq(rows, round_no, "rule", count, n, seconds, own, per_workers=True)
 
 
 def _assign_to(frappe, args, workers, rows, round_no) -> None:
@@ -149,16 +131,7 @@ def _assign_to(frappe, args, workers, rows, round_no) -> None:
 		names = _insert(frappe, DEAL, n)
 		seconds = _run(frappe, DEAL, "assign_to", names, {"assign_to": [ASSIGNEE]})
 		_wait_assigned(frappe, names, timeout=5)
-		record(
-			rows,
-			"actions",
-			round_no,
-			f"bq_assign_to_{count}w_{n}",
-			n,
-			seconds,
-			ratio=own / seconds,
-			ratio_to=f"frappe_assign_to_{n}",
-		)
+		_record_bq(rows, round_no, "assign_to", count, n, seconds, own)
 
 
 def _add_tags(frappe, args, workers, rows, round_no) -> None:
@@ -182,16 +155,7 @@ def _add_tags(frappe, args, workers, rows, round_no) -> None:
 		names = _insert(frappe, DEAL, n)
 		seconds = _run(frappe, DEAL, "add_tags", names, {"tags": [tag]})
 		_check_tagged(frappe, names, tag)
-		record(
-			rows,
-			"actions",
-			round_no,
-			f"bq_add_tags_{count}w_{n}",
-			n,
-			seconds,
-			ratio=own / seconds,
-			ratio_to=f"frappe_add_tags_{n}",
-		)
+		_record_bq(rows, round_no, "add_tags", count, n, seconds, own)
 
 
 def _print(frappe, args, workers, rows, round_no) -> None:
@@ -219,16 +183,7 @@ def _print(frappe, args, workers, rows, round_no) -> None:
 		seconds, url = _run(frappe, CLAIM, "print_pdf", names, {"print_format": "Standard"}, output=True)
 		pages = len(files.pdf_page_texts(_path(frappe, url)))
 		assert pages == n, f"bulk_queue's PDF has {pages} pages for {n} records"
-		record(
-			rows,
-			"actions",
-			round_no,
-			f"bq_print_{count}w_{n}",
-			n,
-			seconds,
-			ratio=own / seconds,
-			ratio_to=f"frappe_print_{n}",
-		)
+		_record_bq(rows, round_no, "print", count, n, seconds, own)
 
 
 def _export(frappe, args, workers, rows, round_no) -> None:
@@ -271,16 +226,23 @@ def _export(frappe, args, workers, rows, round_no) -> None:
 		with open(_path(frappe, url), encoding="utf-8") as f:
 			lines = sum(1 for _ in f)
 		assert lines == n + 1, f"bulk_queue's CSV has {lines} lines for {n} records"
-		record(
-			rows,
-			"actions",
-			round_no,
-			f"bq_export_{count}w_{n}",
-			n,
-			seconds,
-			ratio=own / seconds,
-			ratio_to=f"frappe_export_{n}",
-		)
+		_record_bq(rows, round_no, "export", count, n, seconds, own)
+
+
+def _record_bq(rows, round_no, action, count, n, seconds, own, *, per_workers=False) -> None:
+	"""bulk_queue's row for ``action`` with ``count`` workers, against Frappe's own (which, for
+	``per_workers``, ran on the same number of workers)."""
+	own_name = f"frappe_{action}_{count}w_{n}" if per_workers else f"frappe_{action}_{n}"
+	record(
+		rows,
+		"actions",
+		round_no,
+		f"bq_{action}_{count}w_{n}",
+		n,
+		seconds,
+		ratio=own / seconds,
+		ratio_to=own_name,
+	)
 
 
 ACTIONS = {

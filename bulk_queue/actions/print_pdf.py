@@ -16,6 +16,8 @@ Values, all optional: ``{"print_format": "Standard", "letterhead": "Company", "n
 
 from __future__ import annotations
 
+import functools
+
 import frappe
 from frappe import _
 
@@ -165,7 +167,9 @@ def apply(doc, values: dict) -> bytes:
 			frappe.local.form_dict.pop("pdf_generator", None)
 
 
+@functools.cache
 def _chooses_generator() -> bool:
+	"""Whether this Frappe's ``get_print`` takes a PDF generator (v16); asked once per process."""
 	import inspect
 
 	return "pdf_generator" in inspect.signature(frappe.get_print).parameters

@@ -37,7 +37,8 @@ def bulk_queue_group():
 	"--ids",
 	"ids_file",
 	type=click.File("r", encoding="utf-8-sig"),
-	help="names, one per line, or a CSV with a name column; - for stdin",
+	help="names, one per line, or a CSV with a name column; for --action rename two columns, old name "
+	"and new name; - for stdin",
 )
 @click.option("--filters", help='frappe.get_list filters as JSON, e.g. \'{"status": "Open"}\'')
 @click.option("--values", help='fields to set as JSON, e.g. \'{"status": "Closed"}\'')
@@ -62,9 +63,14 @@ def run(
 		if bool(ids_file) == (filters is not None):
 			_fail_input("Give either --ids FILE (- for stdin) or --filters JSON.")
 		try:
-			ids = _read_ids(ids_file) if ids_file else None
 			parsed_filters = _json_arg("--filters", filters) if filters is not None else None
 			parsed_values = _json_arg("--values", values) if values is not None else None
+			if ids_file and _named_by_values(action):
+				# Rename: --ids is its two columns, old name and new name.
+				parsed_values = {**(parsed_values or {}), "renames": ids_file.read()}
+				ids = None
+			else:
+				ids = _read_ids(ids_file) if ids_file else None
 		except ValueError as e:
 			_fail_input(str(e))
 		job = _start(
@@ -387,6 +393,14 @@ def _json_arg(option: str, text: str):
 		return json.loads(text)
 	except json.JSONDecodeError as e:
 		raise ValueError(f"{option} is not valid JSON: {e.msg} (at character {e.pos}).") from None
+
+
+def _named_by_values(action: str) -> bool:
+	"""Whether the action's values name its records (Rename), so --ids holds them with their values."""
+	from bulk_queue.actions import get_actions
+
+	act = get_actions().get(action)
+	return bool(act and act.selects)
 
 
 def _read_ids(stream) -> list[str]:

@@ -209,6 +209,10 @@ def _subject(job) -> tuple[str, str]:
 		frappe.format_value(job.total, {"fieldtype": "Int"}),
 		frappe.format_value(job.failed, {"fieldtype": "Int"}),
 	)
+	if job.get("unchanged"):
+		counts += " " + _("{0} were left as is (nothing to do).").format(
+			frappe.format_value(job.unchanged, {"fieldtype": "Int"})
+		)
 	return subject, counts
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import frappe
 import frappe.share
 from frappe import _
-from frappe.model import default_fields, no_value_fields, table_fields
+from frappe.model import child_table_fields, default_fields, no_value_fields, table_fields
 
 # Fields a bulk set_value may never touch: identity, audit trail and document state.
 PROTECTED_FIELDS = frozenset(
@@ -31,12 +31,15 @@ PROTECTED_FIELDS = frozenset(
 _DIALOG_PROPERTIES = ("fieldname", "label", "fieldtype", "options", "precision", "length", "reqd")
 
 
-def check_values(meta, values: dict, user: str) -> None:
-	"""Throw a clear error unless every field in ``values`` may be set in bulk by ``user``."""
-	writable_levels = meta.get_permlevel_access("write", user=user)
+def check_values(meta, values: dict, user: str, parent=None) -> None:
+	"""Throw a clear error unless every field in ``values`` may be set in bulk by ``user``.
+
+	``parent``: for a child DocType's fields, the meta of the DocType whose table holds them - its
+	permissions decide, as Frappe's save does for child rows."""
+	writable_levels = (parent or meta).get_permlevel_access("write", user=user)
 	for fieldname in values:
 		df = meta.get_field(fieldname) if isinstance(fieldname, str) else None
-		if not df or fieldname in PROTECTED_FIELDS or df.get("is_virtual"):
+		if not df or fieldname in PROTECTED_FIELDS or fieldname in child_table_fields or df.get("is_virtual"):
 			frappe.throw(
 				_("{0} is not a field that can be set on {1}.").format(
 					frappe.bold(str(fieldname)), _(meta.name)
@@ -51,10 +54,10 @@ def check_values(meta, values: dict, user: str) -> None:
 				_("You do not have permission to change field {0}.").format(frappe.bold(fieldname)),
 				frappe.PermissionError,
 			)
-	check_link_values(meta, values, user)
+	check_link_values(meta, values, user, parent)
 
 
-def check_link_values(meta, values: dict, user: str) -> None:
+def check_link_values(meta, values: dict, user: str, parent=None) -> None:
 	"""Refuse (403) a Link value the user's User Permissions do not allow on ``meta``'s DocType.
 
 	A save checks the record with its new values (``check_permission`` runs after ``doc.update``),
@@ -71,9 +74,10 @@ def check_link_values(meta, values: dict, user: str) -> None:
 	user_permissions = get_user_permissions(user)
 	if not user_permissions:
 		return
-	if get_role_permissions(meta, user=user, is_owner=True).get("if_owner", {}).get("write"):
+	record_meta = parent or meta  # a child row is checked as part of its parent
+	if get_role_permissions(record_meta, user=user, is_owner=True).get("if_owner", {}).get("write"):
 		return
-	if frappe.share.get_shared(meta.name, user, rights=["write"], limit=1):
+	if frappe.share.get_shared(record_meta.name, user, rights=["write"], limit=1):
 		return
 	strict = frappe.get_system_settings("apply_strict_user_permissions")
 	for fieldname, value in values.items():
@@ -82,7 +86,7 @@ def check_link_values(meta, values: dict, user: str) -> None:
 			continue
 		if not value and not strict:
 			continue
-		allowed = get_allowed_docs_for_doctype(user_permissions[df.options], meta.name)
+		allowed = get_allowed_docs_for_doctype(user_permissions[df.options], record_meta.name)
 		if allowed and value not in allowed:
 			frappe.throw(
 				_(
@@ -91,21 +95,23 @@ def check_link_values(meta, values: dict, user: str) -> None:
 					frappe.bold(_(df.label or fieldname)),
 					_(df.options),
 					frappe.bold(value or _("empty")),
-					_(meta.name),
+					_(record_meta.name),
 				),
 				frappe.PermissionError,
 				title=_("Not Permitted"),
 			)
 
 
-def settable_fields(meta, user: str) -> list[dict]:
-	"""Fields ``user`` may set in bulk from Desk, sorted by label, with what the Value control needs."""
-	writable_levels = meta.get_permlevel_access("write", user=user)
+def settable_fields(meta, user: str, parent=None) -> list[dict]:
+	"""Fields ``user`` may set in bulk from Desk, sorted by label, with what the Value control needs
+	(``parent``: as in ``check_values``)."""
+	writable_levels = (parent or meta).get_permlevel_access("write", user=user)
 	fields = []
 	for df in meta.fields:
 		if (
 			not df.fieldname
 			or df.fieldname in PROTECTED_FIELDS
+			or df.fieldname in child_table_fields
 			or df.fieldtype in table_fields
 			or df.fieldtype in no_value_fields
 			or df.fieldtype == "Read Only"

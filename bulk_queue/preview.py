@@ -30,6 +30,7 @@ from frappe import _, _lt
 from frappe.model import default_fields, table_fields
 
 from bulk_queue import secrets
+from bulk_queue.actions import Renamed, Skipped
 from bulk_queue.transaction import callback_marks, drop_callbacks_after
 
 if TYPE_CHECKING:
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
 # Fields every save changes: not what the user wants to review.
 _NOISE = frozenset({*default_fields, "_user_tags", "_comments", "_assign", "_liked_by", "_seen"})
 _MAX_TEXT = 140
+_MAX_ROW_CHANGES = 50  # per table and record: a dry run is a sample, not a report
 
 
 class DryRunCommitError(frappe.ValidationError):
@@ -86,8 +88,9 @@ def _one(doctype: str, act, name: str, values: dict, savepoint: str, view: _View
 	it: a unique value taken, a counter moved); a failure is rolled back to its savepoint."""
 	marks = callback_marks()
 	frappe.db.savepoint(savepoint)
-	record = {"name": name, "changes": [], "error": None, "exception_type": None}
+	record = {"name": name, "changes": [], "error": None, "exception_type": None, "skipped": None}
 	try:
+		result = None
 		before = _snapshot(frappe.get_doc(doctype, name), act.shows)
 		doc = frappe.get_doc(doctype, name)
 		doc.check_permission(act.ptype)
@@ -99,16 +102,34 @@ def _one(doctype: str, act, name: str, values: dict, savepoint: str, view: _View
 			if name in failed:
 				record["exception_type"], record["error"] = failed[name]
 		else:
-			act.apply(doc, values)
+			result = act.apply(doc, values)
 		if not record["error"] and not act.preview:
+			renamed = result.name if isinstance(result, Renamed) else None
+			current = renamed or name
 			after = (
-				_snapshot(frappe.get_doc(doctype, name), act.shows)
-				if frappe.db.exists(doctype, name)
+				_snapshot(frappe.get_doc(doctype, current), act.shows)
+				if frappe.db.exists(doctype, current)
 				else None
 			)
+			if renamed:
+				before.pop("name", None)
+				after and after.pop("name", None)
 			record["changes"] = view.changes(before, after, values)
+			if renamed:
+				record["changes"].insert(
+					0, {"field": "name", "label": _("Name"), "old": name, "new": renamed}
+				)
 	except DryRunCommitError:
 		raise
+	except Skipped as e:
+		# Left as is, as a real run would: whatever the action touched goes back.
+		record["skipped"] = view.scrub(str(e))[:1000] or _("Nothing to do.")
+		record["changes"] = []
+		try:
+			frappe.db.rollback(save_point=savepoint)
+		except Exception as lost:
+			raise _TransactionLost from lost
+		drop_callbacks_after(marks)
 	except Exception as e:
 		record["exception_type"] = type(e).__name__
 		record["error"] = view.scrub(
@@ -136,6 +157,9 @@ def _snapshot(doc, shows: tuple[str, ...] = ()) -> dict:
 	``shows`` (read from the row: ``_assign`` is not loaded into the document)."""
 	data = doc.as_dict(no_default_fields=True)
 	snapshot = {k: v for k, v in data.items() if k not in _NOISE and not k.startswith("__")}
+	for df in doc.meta.get_table_fields():
+		# Rows keep their name and position: a change is shown row by row.
+		snapshot[df.fieldname] = [row.as_dict() for row in doc.get(df.fieldname) or []]
 	if shows:
 		row = frappe.db.get_value(doc.doctype, doc.name, list(shows), as_dict=True) or {}
 		snapshot.update({column: _readable_column(column, row.get(column)) for column in shows})
@@ -183,8 +207,8 @@ class _View:
 					)
 				continue
 			if df and df.fieldtype in table_fields:
-				hidden = self._hidden_in(df.options)
-				old, new = _rows(old, hidden), _rows(new, hidden)
+				changes += self._row_changes(df, old, new)
+				continue
 			if old == new or (old in (None, "") and new in (None, "")):
 				continue
 			if df and df.label:
@@ -195,6 +219,39 @@ class _View:
 				label = _("Status") if field == "docstatus" else field
 			changes.append({"field": field, "label": label, "old": _show(old), "new": _show(new)})
 		return changes
+
+	def _row_changes(self, df, old_rows, new_rows) -> list[dict]:
+		"""A table's changes row by row: "Items, row 2: Warehouse" old -> new, a row removed, a row
+		added (with its values), matched by the row's name."""
+		child = frappe.get_meta(df.options)
+		hidden = self._hidden_in(df.options)
+		table = _(df.label or df.fieldname)
+		old_by_name = {row.get("name"): row for row in old_rows or []}
+		new_names = {row.get("name") for row in new_rows or []}
+		changes = []
+		for row in old_rows or []:
+			if row.get("name") not in new_names:
+				label = _("{0}, row {1}").format(table, row.get("idx"))
+				changes.append({"field": df.fieldname, "label": label, "old": _row_text(row, child, hidden),
+								"new": _("(removed)")})  # fmt: skip
+		for row in new_rows or []:
+			before = old_by_name.get(row.get("name"))
+			if before is None:
+				label = _("{0}, row {1}").format(table, row.get("idx"))
+				changes.append({"field": df.fieldname, "label": label, "old": _("(new row)"),
+								"new": _row_text(row, child, hidden)})  # fmt: skip
+				continue
+			for fieldname in _rows([row], hidden)[0]:
+				old, new = before.get(fieldname), row.get(fieldname)
+				if old == new or (old in (None, "") and new in (None, "")) or fieldname == "name":
+					continue
+				field = child.get_field(fieldname)
+				label = _("{0}, row {1}: {2}").format(
+					table, row.get("idx"), _(field.label) if field and field.label else fieldname
+				)
+				changes.append({"field": f"{df.fieldname}.{fieldname}", "label": label, "old": _show(old),
+								"new": _show(new)})  # fmt: skip
+		return changes[:_MAX_ROW_CHANGES]
 
 	def _hidden_in(self, child_doctype: str) -> set[str]:
 		return {
@@ -216,6 +273,21 @@ def _rows(rows, hidden: set[str]) -> Any:
 	# shown, changed rows are compared.
 	skip = {*_NOISE, *hidden, "parent", "parentfield", "parenttype"}
 	return [{k: v for k, v in row.items() if k not in skip} for row in rows or []]
+
+
+def _row_text(row: dict, child, hidden: set[str]) -> str:
+	"""A row's values in a line: "Item: Bolt, Qty: 4, Warehouse: Stores"."""
+	values = _rows([row], hidden)[0]
+	parts = []
+	for fieldname, value in values.items():
+		if value in (None, "", 0) or fieldname == "name":
+			continue
+		field = child.get_field(fieldname)
+		if not field or field.fieldtype in table_fields:
+			continue
+		parts.append(f"{_(field.label or fieldname)}: {_show(value)}")
+	text = ", ".join(parts)
+	return text[:_MAX_TEXT] + "…" if len(text) > _MAX_TEXT else text
 
 
 def _show(value: Any) -> Any:

@@ -26,6 +26,7 @@ FIELDS = (
 	"processed",
 	"succeeded",
 	"failed",
+	"unchanged",
 	"started_at",
 	"ended_at",
 	"selected_at",
@@ -98,6 +99,8 @@ def message(job: frappe._dict) -> dict:
 		"processed": processed,
 		"succeeded": job.succeeded or 0,
 		"failed": job.failed or 0,
+		# of the succeeded: left as is (nothing to do on them)
+		"unchanged": job.get("unchanged") or 0,
 		"percent": round(100.0 * processed / total, 1) if total else 100.0,
 		"elapsed": round(elapsed, 1) if elapsed is not None else None,
 		"rate": round(rate, 1) if rate else None,

@@ -113,7 +113,10 @@ def parse(
 	rate_limit = _validate_rate_limit(rate_limit)
 	start_at = _validate_start_at(start_at)
 	parsed_filters = matching = None
-	if _by_filters(ids, filters):
+	if act.selects:
+		names = _named_by_values(act, values, ids, filters)
+		_check_any_exists(doctype, names)
+	elif _by_filters(ids, filters):
 		parsed_filters = selection_filters.parse_filters(filters, doctype)
 		matching, names = _select_by_filters(doctype, parsed_filters)
 	else:
@@ -151,7 +154,10 @@ def parse_preview(
 	"""Check a dry-run request: the same checks as a start, and the sample size."""
 	doctype, act, values = _validate_request(doctype, action, values, user)
 	size = _validate_sample(sample)
-	if _by_filters(ids, filters):
+	if act.selects:
+		names = _named_by_values(act, values, ids, filters)
+		total, names = len(names), names[:size]
+	elif _by_filters(ids, filters):
 		parsed = selection_filters.parse_filters(filters, doctype)
 		total = selection_filters.count_matching(doctype, parsed)
 		if not total:
@@ -163,6 +169,25 @@ def parse_preview(
 		names = parse_names(ids)
 		total, names = len(names), names[:size]
 	return PreviewRequest(user=user, doctype=doctype, action=act, values=values, names=names, total=total)
+
+
+def _named_by_values(act: Action, values: dict, ids: Any, filters: Any) -> list[str]:
+	"""The records of an action whose values name them (Rename: the old names). Filters are refused;
+	ids, when given (the dialog sends the names it read), must be the same records."""
+	if filters not in (None, ""):
+		frappe.throw(
+			_("{0} takes its records from its values, not from filters.").format(_(act.label)),
+			title=_("Invalid Selection"),
+		)
+	names = parse_names(act.selects(values))
+	if ids not in (None, "", "[]", []) and set(parse_names(ids)) != set(names):
+		frappe.throw(
+			_("{0} takes its records from its values: ids, when given, must be the same names.").format(
+				_(act.label)
+			),
+			title=_("Invalid Selection"),
+		)
+	return names
 
 
 def _by_filters(ids: Any, filters: Any) -> bool:

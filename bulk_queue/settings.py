@@ -139,6 +139,11 @@ def allowed_actions() -> list[str]:
 	return parse_action_list(_stored().get("allowed_actions"))
 
 
+def script_actions() -> list:
+	"""The Server Script actions (rows: server_script, document_type, label, ptype)."""
+	return [row for row in _stored().get("script_actions") or [] if row.server_script and row.document_type]
+
+
 def parse_action_list(text: str | None) -> list[str]:
 	"""Action names from the Allowed Actions field: one per line (commas and spaces also separate)."""
 	return [name for name in (text or "").replace(",", "\n").split() if name]

@@ -40,15 +40,27 @@ from bulk_queue.actions import (
 	export,
 	print_pdf,
 	remove_tags,
+	rename,
 	save,
+	server_script,
+	set_child_value,
 	set_value,
 	set_value_fast,
 	submit,
 	workflow,
 )
-from bulk_queue.actions.base import PTYPES, Action, describe_skipped
+from bulk_queue.actions.base import PTYPES, Action, Renamed, Skipped, describe_skipped
 
-__all__ = ["Action", "available_actions", "describe_skipped", "get_action", "get_actions", "job_title"]
+__all__ = [
+	"Action",
+	"Renamed",
+	"Skipped",
+	"available_actions",
+	"describe_skipped",
+	"get_action",
+	"get_actions",
+	"job_title",
+]
 
 ACTION_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -59,6 +71,7 @@ BUILTIN = {
 	for action in (
 		save.ACTION,
 		set_value.ACTION,
+		set_child_value.ACTION,
 		submit.ACTION,
 		cancel.ACTION,
 		workflow.ACTION,
@@ -69,6 +82,7 @@ BUILTIN = {
 		remove_tags.ACTION,
 		print_pdf.ACTION,
 		export.ACTION,
+		rename.ACTION,
 		delete.ACTION,
 		set_value_fast.ACTION,
 	)
@@ -78,6 +92,8 @@ BUILTIN = {
 def get_actions() -> dict[str, Action]:
 	"""Built-in actions plus those registered by installed apps (later apps override earlier)."""
 	actions = dict(BUILTIN)
+	# Server Scripts listed in Bulk Queue Settings (named script_..., never a built-in's name).
+	actions.update(server_script.script_actions())
 	for name, specs in (frappe.get_hooks("bulk_queue_actions") or {}).items():
 		# frappe.get_hooks merges hooks of all apps into lists, also inside dict values: last app wins.
 		spec = specs[-1] if isinstance(specs, list) else specs

@@ -21,6 +21,21 @@ from typing import Any
 
 from frappe import _lt
 
+
+class Skipped(Exception):
+	"""Raised by an action's ``apply`` when a record needs nothing done (no child row matches, the
+	record was changed since by someone else): the record is left as is, its own outcome - counted
+	as processed and not failed (the job's ``unchanged``), its reason shown in a dry run."""
+
+
+@dataclass(frozen=True)
+class Renamed:
+	"""What ``apply`` returns when it renamed the record (Rename): a dry run then shows the new name
+	and reads the record under it."""
+
+	name: str
+
+
 PTYPES = ("read", "write", "submit", "cancel", "delete", "create", "amend", "print", "export")
 
 
@@ -77,6 +92,9 @@ class Action:
 	# part of the file and the job's end merges them (``outputs.py``). What the action commits by
 	# itself waits for the worker's commit (Frappe's print view commits its Access Log).
 	output: Callable[[Any, dict], Any] | None = None
+	# Optional: the records are named by the values, fn(values) -> names (Rename: the old names). A
+	# request then selects no records by filters, and its ids, if any, must be those names.
+	selects: Callable[[dict], list[str]] | None = None
 	# Optional: the site config / Settings key (``settings.DEFAULTS``) holding the most records one job
 	# of this action may hold (Print: ``bulk_queue_max_print_records``).
 	max_records_key: str = ""

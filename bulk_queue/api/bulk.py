@@ -248,6 +248,8 @@ def _action_option(meta, act: Action, settable: list[dict], user: str, selection
 	}
 	if act.form:
 		option["form"] = act.form(meta, user, selection)
+	if act.selects:
+		option["named_by_values"] = True  # its values name the records (Rename), not the selection
 	if act.skips:
 		option["skips"] = act.skips(meta)
 	if act.refused_fields:

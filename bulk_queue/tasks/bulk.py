@@ -39,7 +39,7 @@ from bulk_queue import (
 	settings,
 	throttle,
 )
-from bulk_queue.actions import get_action
+from bulk_queue.actions import Skipped, get_action
 from bulk_queue.tasks import recovery
 from bulk_queue.transaction import (
 	callback_marks,
@@ -108,6 +108,7 @@ class _Batch:
 	start: int
 	succeeded: int = 0
 	failed: int = 0
+	unchanged: int = 0  # of the succeeded: left as is (the action had nothing to do)
 
 
 class ChunkRunner:
@@ -518,8 +519,8 @@ class ChunkRunner:
 		)
 		frappe.db.sql(
 			f"""update `tab{JOB}` set processed=processed+%s, succeeded=succeeded+%s,
-				failed=failed+%s, retries=retries+%s where name=%s""",
-			(succeeded + failed, succeeded, failed, retries, self.job.name),
+				failed=failed+%s, unchanged=unchanged+%s, retries=retries+%s where name=%s""",
+			(succeeded + failed, succeeded, failed, self.batch.unchanged, retries, self.job.name),
 		)
 		applying = self.applying
 
@@ -565,6 +566,14 @@ class ChunkRunner:
 				piece = self._run_action(name)
 			except (JobTimeoutException, _Stop, _Fenced):
 				raise
+			except Skipped:
+				# Nothing to do for this record: left as is, whatever the action had touched.
+				if self.tx_event is None and not self._rollback_to(savepoint, marks):
+					raise _TransactionLost from None
+				if self.counted != self.idx:
+					self.batch.succeeded += 1
+				self.batch.unchanged += 1
+				return
 			except Exception as e:
 				transient = is_transient(e)
 				error = _error_tuple(e)
@@ -737,7 +746,7 @@ class ChunkRunner:
 				[self.items[i] for i in sorted(self.items)],
 			)
 		now = now_datetime()
-		succeeded, failed = self.batch.succeeded, self.batch.failed
+		succeeded, failed, unchanged = self.batch.succeeded, self.batch.failed, self.batch.unchanged
 		retries, self.unflushed_retries = self.unflushed_retries, 0
 		self.errors.write(self.job.user)
 		if paused and not final:
@@ -773,8 +782,8 @@ class ChunkRunner:
 		)
 		frappe.db.sql(
 			f"""update `tab{JOB}` set processed=processed+%s, succeeded=succeeded+%s,
-				failed=failed+%s, retries=retries+%s where name=%s""",
-			(succeeded + failed, succeeded, failed, retries, self.job.name),
+				failed=failed+%s, unchanged=unchanged+%s, retries=retries+%s where name=%s""",
+			(succeeded + failed, succeeded, failed, unchanged, retries, self.job.name),
 		)
 		following = self._claim_continuation(job) if final and not paused and self._may_continue() else None
 		claimed = dispatch.claim_window(job) if final else []

@@ -69,7 +69,8 @@ def summary(progress: dict) -> list[str]:
 	return [
 		f"{progress.get('bulk_job')}: {progress.get('status')} - {progress.get('title') or ''}".rstrip(" -"),
 		f"  succeeded {progress.get('succeeded', 0):,}   failed {progress.get('failed', 0):,}"
-		f"   of {progress.get('total', 0):,}",
+		f"   of {progress.get('total', 0):,}"
+		+ (f"   ({progress['unchanged']:,} left as is)" if progress.get("unchanged") else ""),
 		f"  took {duration(progress.get('elapsed'))}"
 		+ (f" at {progress['rate']:.1f} records/s" if progress.get("rate") else ""),
 	] + (

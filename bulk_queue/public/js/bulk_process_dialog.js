@@ -6,6 +6,9 @@
 // checks everything again when the job starts (enqueue_bulk).
 
 frappe.provide("bulk_queue");
+// Actions whose dialog fields need more than the server's field list: {action: {setup(dialog),
+// values(dialog)}} (child_rows.js for Set Child Value).
+frappe.provide("bulk_queue.action_forms");
 
 // Field types whose form control does not work inside a dialog's Value field: typed as text.
 const TEXT_INSTEAD = ["Dynamic Link", "Attach", "Attach Image", "Signature", "Geolocation"];
@@ -146,6 +149,11 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			secondary_action_label: __("Preview"),
 			secondary_action: () => this.preview(),
 		});
+		// Actions whose fields work together (Set Child Value) wire them up themselves.
+		for (const action of actions) {
+			const plugin = bulk_queue.action_forms[action.name];
+			if (plugin && action.form) plugin.setup(this);
+		}
 		this.render_summary();
 		this.on_action_change();
 		if (this.over_limit || !actions.length || !this.count) {
@@ -186,9 +194,15 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		return `bq_${action}_${key}`;
 	}
 
+	action_spec(name) {
+		return (this.options.actions || []).find((a) => a.name === name) || {};
+	}
+
 	// The chosen action's own values, from its fields (empty ones left out: the server's defaults).
 	form_values(action) {
-		const spec = (this.options.actions || []).find((a) => a.name === action) || {};
+		const plugin = bulk_queue.action_forms[action];
+		if (plugin) return plugin.values(this);
+		const spec = this.action_spec(action);
 		const values = {};
 		for (const source of spec.form || []) {
 			const value = this.dialog.get_value(this.form_fieldname(action, source.fieldname));
@@ -348,7 +362,10 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 		};
 		if (values.start_at) args.start_at = values.start_at;
 		if (values.rate_limit) args.rate_limit = values.rate_limit;
-		if (this.ids) args.ids = JSON.stringify(this.ids);
+		// Rename names its records in its values (the old names), whatever the list selected.
+		if (this.action_spec(values.action).named_by_values) {
+			// nothing: the server reads them from the values
+		} else if (this.ids) args.ids = JSON.stringify(this.ids);
 		else args.filters = JSON.stringify(this.filters);
 		if (this.value_actions.includes(values.action)) {
 			const value = this.dialog.get_value("value");
@@ -412,14 +429,16 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 			.map((record) => {
 				const outcome = record.error
 					? `<span class="text-danger">${esc(record.error)}</span>`
-					: record.changes.length
-						? record.changes
-								.map(
-									(c) =>
-										`<div><b>${esc(c.label)}</b>: ${esc(c.old)} → ${esc(c.new)}</div>`,
-								)
-								.join("")
-						: `<span class="text-muted">${__("No change")}</span>`;
+					: record.skipped
+						? `<span class="text-muted bq-left-as-is">${__("Left as is: {0}", [esc(record.skipped)])}</span>`
+						: record.changes.length
+							? record.changes
+									.map(
+										(c) =>
+											`<div><b>${esc(c.label)}</b>: ${esc(c.old)} → ${esc(c.new)}</div>`,
+									)
+									.join("")
+							: `<span class="text-muted">${__("No change")}</span>`;
 				return `<tr class="bq-preview-row"><td>${esc(record.name)}</td><td>${outcome}</td></tr>`;
 			})
 			.join("");

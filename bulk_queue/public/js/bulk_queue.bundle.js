@@ -6,5 +6,6 @@
 import "./utils";
 import "./progress_tray";
 import "./bulk_process_dialog";
+import "./child_rows";
 import "./list_view";
 import "./form";

@@ -92,6 +92,7 @@ const bulk_queue_job = {
 			format(data.succeeded),
 			format(data.failed),
 		]);
+		if (data.unchanged) message += ` (${__("{0} left as is", [format(data.unchanged)])})`;
 		const planning = bulk_queue.describe_planning(data);
 		if (planning) message = `${planning} · ${message}`;
 		const control = bulk_queue.describe_control(data);
@@ -104,6 +105,7 @@ const bulk_queue_job = {
 			processed: data.processed,
 			succeeded: data.succeeded,
 			failed: data.failed,
+			unchanged: data.unchanged,
 			total: data.planning ? data.selected : data.total,
 		};
 		for (const [key, value] of Object.entries(counters)) {

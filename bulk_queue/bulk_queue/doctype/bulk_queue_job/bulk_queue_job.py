@@ -68,6 +68,7 @@ class BulkQueueJob(Document):
 		timeout: DF.Int
 		title: DF.Data | None
 		total: DF.Int
+		unchanged: DF.Int
 		user: DF.Link | None
 		values: DF.Code | None
 	# end: auto-generated types

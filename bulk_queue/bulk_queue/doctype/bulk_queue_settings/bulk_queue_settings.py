@@ -26,6 +26,9 @@ class BulkQueueSettings(Document):
 		from bulk_queue.bulk_queue.doctype.bulk_queue_allowed_role.bulk_queue_allowed_role import (
 			BulkQueueAllowedRole,
 		)
+		from bulk_queue.bulk_queue.doctype.bulk_queue_script_action.bulk_queue_script_action import (
+			BulkQueueScriptAction,
+		)
 
 		allowed_actions: DF.SmallText | None
 		allowed_doctypes: DF.TableMultiSelect[BulkQueueAllowedDocType]
@@ -43,6 +46,7 @@ class BulkQueueSettings(Document):
 		max_records: DF.Int
 		overrides_html: DF.HTML | None
 		rate_limit: DF.Int
+		script_actions: DF.Table[BulkQueueScriptAction]
 		throttle_threads_running: DF.Int
 	# end: auto-generated types
 
@@ -87,6 +91,7 @@ class BulkQueueSettings(Document):
 				).format(", ".join(settings.queues())),
 				title=_("Invalid Setting"),
 			)
+		self._validate_script_actions()
 		self._validate_actions()
 		self._deduplicate("allowed_roles", "role")
 		self._deduplicate("fast_path_roles", "role")
@@ -100,6 +105,32 @@ class BulkQueueSettings(Document):
 					).format(frappe.bold(row.document_type)),
 					title=_("Invalid Setting"),
 				)
+
+	def _validate_script_actions(self):
+		"""Each a Server Script of type API, on DocTypes that can be processed in bulk; one permission
+		and one label per script (it is one action)."""
+		first = {}
+		for row in self.script_actions:
+			script = frappe.db.get_value("Server Script", row.server_script, "script_type")
+			if script != "API":
+				frappe.throw(
+					_("Row {0}: Server Script {1} must be of type API.").format(
+						row.idx, frappe.bold(row.server_script)
+					),
+					title=_("Invalid Setting"),
+				)
+			meta = frappe.get_meta(row.document_type)
+			if meta.istable or meta.issingle or meta.is_virtual or row.document_type in _own_doctypes():
+				frappe.throw(
+					_(
+						"Row {0}: {1} cannot be processed in bulk (a child table, single, virtual or own DocType)."
+					).format(row.idx, frappe.bold(row.document_type)),
+					title=_("Invalid Setting"),
+				)
+			earlier = first.setdefault(row.server_script, row)
+			row.ptype = row.ptype or "write"
+			if earlier is not row:
+				row.ptype, row.label = earlier.ptype, earlier.label
 
 	def _validate_actions(self):
 		from bulk_queue.actions import get_actions

@@ -21,7 +21,9 @@ def extend_bootinfo(bootinfo) -> None:
 	# Bulk Queue Settings: no role that may start jobs, no action; limited DocTypes and actions.
 	power = access.may_use_power_tools(user)
 	actions = [
-		a for a in get_actions().values() if (not allowed or a.name in allowed) and (power or not a.power)
+		a
+		for a in get_actions().values()
+		if a.listed and (not allowed or a.name in allowed) and (power or not a.power)
 	]
 	bootinfo.bulk_queue = {
 		"actions": [

@@ -204,6 +204,26 @@ def retry(context, job, error, wait):
 			sys.exit(_watch(job, context))
 
 
+@bulk_queue_group.command("undo")
+@click.argument("job")
+@click.option(
+	"--user", default="Administrator", show_default=True, help="undo as this user, with their permissions"
+)
+@click.option("--wait", is_flag=True, help="show a progress bar until the undo ends")
+@pass_context
+def undo(context, job, user, wait):
+	"""Put back what a finished JOB changed, as a new job (records changed since are left as is)."""
+	from bulk_queue import console
+
+	with _site(context, user):
+		undo_job = _guarded(console.undo, job)
+		click.echo(f"Started {undo_job}: Undo of {job}")
+		if not wait:
+			click.echo(f"Watch it: bench --site {_site_name(context)} bulk-queue status {undo_job}")
+			return
+		sys.exit(_watch(undo_job, context))
+
+
 @bulk_queue_group.command("failures")
 @click.argument("job")
 @click.option("--all", "list_all", is_flag=True, help="list every failed record, not only the errors")

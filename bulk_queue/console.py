@@ -150,6 +150,14 @@ def retry_failed(bulk_job: str, error: str | None = None) -> int:
 	return api.retry_failed(bulk_job, error=error)["retried"]
 
 
+def undo(bulk_job: str) -> str:
+	"""Start an Undo of a finished job (see ``api.bulk.undo_bulk_job``); return the new job's name.
+	Commits."""
+	result = api.undo_bulk_job(bulk_job)
+	frappe.db.commit()
+	return result["bulk_job"]
+
+
 def failures(bulk_job: str, limit: int | None = None, error: str | None = None) -> list[dict]:
 	"""The job's failed records in name order: ``reference_name``, ``exception_type``, ``error``,
 	``error_group``, ``attempts``, ``retried``, ``creation`` (all of them, or the first ``limit``; only

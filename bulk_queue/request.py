@@ -115,7 +115,11 @@ def parse(
 	parsed_filters = matching = None
 	if act.selects:
 		names = _named_by_values(act, values, ids, filters)
-		_check_any_exists(doctype, names)
+		if isinstance(names, int):
+			# More than a request lists (an Undo of a large job): a planner reads them.
+			matching, names, parsed_filters = names, [], []
+		else:
+			_check_any_exists(doctype, names)
 	elif _by_filters(ids, filters):
 		parsed_filters = selection_filters.parse_filters(filters, doctype)
 		matching, names = _select_by_filters(doctype, parsed_filters)
@@ -156,7 +160,10 @@ def parse_preview(
 	size = _validate_sample(sample)
 	if act.selects:
 		names = _named_by_values(act, values, ids, filters)
-		total, names = len(names), names[:size]
+		if isinstance(names, int):  # too many to list: the first page a planner would read
+			total, names = names, act.plan_page(values, None, size)[0][:size]
+		else:
+			total, names = len(names), names[:size]
 	elif _by_filters(ids, filters):
 		parsed = selection_filters.parse_filters(filters, doctype)
 		total = selection_filters.count_matching(doctype, parsed)
@@ -171,15 +178,21 @@ def parse_preview(
 	return PreviewRequest(user=user, doctype=doctype, action=act, values=values, names=names, total=total)
 
 
-def _named_by_values(act: Action, values: dict, ids: Any, filters: Any) -> list[str]:
-	"""The records of an action whose values name them (Rename: the old names). Filters are refused;
-	ids, when given (the dialog sends the names it read), must be the same records."""
+def _named_by_values(act: Action, values: dict, ids: Any, filters: Any) -> list[str] | int:
+	"""The records of an action whose values name them (Rename: the old names; Undo: the records its
+	job changed - or how many, when a planner is to read them). Filters are refused; ids, when given
+	(the dialog sends the names it read), must be the same records."""
 	if filters not in (None, ""):
 		frappe.throw(
 			_("{0} takes its records from its values, not from filters.").format(_(act.label)),
 			title=_("Invalid Selection"),
 		)
-	names = parse_names(act.selects(values))
+	selected = act.selects(values)
+	if isinstance(selected, int):
+		if ids not in (None, "", "[]", []):
+			frappe.throw(_("{0} takes no ids.").format(_(act.label)), title=_("Invalid Selection"))
+		return selected
+	names = parse_names(selected)
 	if ids not in (None, "", "[]", []) and set(parse_names(ids)) != set(names):
 		frappe.throw(
 			_("{0} takes its records from its values: ids, when given, must be the same names.").format(

@@ -47,6 +47,7 @@ from bulk_queue.actions import (
 	set_value,
 	set_value_fast,
 	submit,
+	undo,
 	workflow,
 )
 from bulk_queue.actions.base import PTYPES, Action, Renamed, Skipped, describe_skipped
@@ -85,6 +86,7 @@ BUILTIN = {
 		rename.ACTION,
 		delete.ACTION,
 		set_value_fast.ACTION,
+		undo.ACTION,
 	)
 }
 
@@ -136,7 +138,8 @@ def available_actions(meta, user: str) -> list[Action]:
 	return [
 		action
 		for action in get_actions().values()
-		if (not allowed or action.name in allowed)
+		if action.listed
+		and (not allowed or action.name in allowed)
 		and (power or not action.power)
 		and action.applies_to(meta, user)
 		and frappe.has_permission(meta.name, action.ptype, user=user)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import frappe
 from frappe import _
 
-from bulk_queue.actions.base import Action
+from bulk_queue.actions.base import Action, tags_keys
 
 MAX_TAGS = 20
 
@@ -90,4 +90,5 @@ ACTION = Action(
 	form=form,
 	prepare=prepare,
 	shows=("_user_tags",),
+	undo_keys=tags_keys,
 )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import frappe
 from frappe import _
 
-from bulk_queue.actions.base import Action
+from bulk_queue.actions.base import Action, assignment_keys
 
 MAX_USERS = 50
 PRIORITIES = ("Low", "Medium", "High")
@@ -107,4 +107,13 @@ def users_field(label: str, *, reqd: bool, description: str) -> dict:
 	}
 
 
-ACTION = Action("assign_to", "write", apply, label="Assign To", check=check, form=form, shows=("_assign",))
+ACTION = Action(
+	"assign_to",
+	"write",
+	apply,
+	label="Assign To",
+	check=check,
+	form=form,
+	shows=("_assign",),
+	undo_keys=assignment_keys,
+)

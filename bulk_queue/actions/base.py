@@ -94,7 +94,16 @@ class Action:
 	output: Callable[[Any, dict], Any] | None = None
 	# Optional: the records are named by the values, fn(values) -> names (Rename: the old names). A
 	# request then selects no records by filters, and its ids, if any, must be those names.
-	selects: Callable[[dict], list[str]] | None = None
+	# It may return a number instead: that many records, too many for one request, which a planner
+	# reads page by page with ``plan_page``, fn(values, after, limit) -> (names, last key, rows read).
+	selects: Callable[[dict], list[str] | int] | None = None
+	plan_page: Callable[[dict, str | None, int], tuple[list[str], str | None, int]] | None = None
+	# False: not offered in the Bulk Process dialog (Undo starts from the job it undoes).
+	listed: bool = True
+	# Optional: what the action replaces on a record, fn(meta, values) -> keys: field names, and
+	# ``_user_tags`` / ``_assign`` for tags and assignments. The worker journals their values before and
+	# after each record's change (``changes.py``), in its savepoint; Undo restores them.
+	undo_keys: Callable[[Any, dict], list[str]] | None = None
 	# Optional: the site config / Settings key (``settings.DEFAULTS``) holding the most records one job
 	# of this action may hold (Print: ``bulk_queue_max_print_records``).
 	max_records_key: str = ""
@@ -120,6 +129,20 @@ _KINDS = {
 	"webhook": _lt("Webhook"),
 	"version": _lt("History"),
 }
+
+
+def value_keys(meta, values: dict) -> list[str]:
+	"""``undo_keys`` of an action that sets the fields of its values: those fields, but Password ones
+	(their values are never kept in clear, so they cannot be put back)."""
+	return [key for key in values if (df := meta.get_field(key)) is not None and df.fieldtype != "Password"]
+
+
+def tags_keys(meta, values: dict) -> list[str]:
+	return ["_user_tags"]
+
+
+def assignment_keys(meta, values: dict) -> list[str]:
+	return ["_assign"]
 
 
 def describe_skipped(skips: list[dict]) -> str:

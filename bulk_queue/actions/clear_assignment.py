@@ -14,7 +14,7 @@ import frappe
 from frappe import _
 
 from bulk_queue.actions.assign_to import users_field, users_of
-from bulk_queue.actions.base import Action
+from bulk_queue.actions.base import Action, assignment_keys
 
 
 def check(meta, values: dict, user: str) -> dict:
@@ -60,4 +60,5 @@ ACTION = Action(
 	check=check,
 	form=form,
 	shows=("_assign",),
+	undo_keys=assignment_keys,
 )

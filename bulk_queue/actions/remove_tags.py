@@ -9,7 +9,7 @@ Values: ``{"tags": ["urgent"]}``. Needs ``write`` on the records.
 from __future__ import annotations
 
 from bulk_queue.actions.add_tags import tags_field, tags_of
-from bulk_queue.actions.base import Action
+from bulk_queue.actions.base import Action, tags_keys
 
 
 def check(meta, values: dict, user: str) -> dict:
@@ -31,5 +31,12 @@ def form(meta, user: str, selection: dict) -> list[dict]:
 
 
 ACTION = Action(
-	"remove_tags", "write", apply, label="Remove Tags", check=check, form=form, shows=("_user_tags",)
+	"remove_tags",
+	"write",
+	apply,
+	label="Remove Tags",
+	check=check,
+	form=form,
+	shows=("_user_tags",),
+	undo_keys=tags_keys,
 )

@@ -8,7 +8,7 @@ checks each record again, as it is and as it will be."""
 
 from __future__ import annotations
 
-from bulk_queue.actions.base import Action
+from bulk_queue.actions.base import Action, value_keys
 
 
 def apply(doc, values: dict) -> None:
@@ -16,4 +16,4 @@ def apply(doc, values: dict) -> None:
 	doc.save()
 
 
-ACTION = Action("set_value", "write", apply, label="Set Value", needs_values=True)
+ACTION = Action("set_value", "write", apply, label="Set Value", needs_values=True, undo_keys=value_keys)

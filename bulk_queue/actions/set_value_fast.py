@@ -32,7 +32,7 @@ import frappe.share
 from frappe import _, _lt
 from frappe.utils import cint, cstr, flt, get_datetime, getdate, now_datetime
 
-from bulk_queue.actions.base import Action
+from bulk_queue.actions.base import Action, value_keys
 from bulk_queue.fields import tree_structure_fields
 from bulk_queue.transaction import callback_marks as _callback_marks
 from bulk_queue.transaction import drop_callbacks_after as _drop_callbacks_after
@@ -695,4 +695,5 @@ ACTION = Action(
 	power=True,
 	skips=skipped,
 	refused_fields=field_refusals,
+	undo_keys=value_keys,
 )

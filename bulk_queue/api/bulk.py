@@ -174,6 +174,19 @@ def retry_failed(bulk_job: str | None = None, error: str | None = None) -> dict:
 	return {**get_bulk_job_status(job.name), "retried": retried}
 
 
+@frappe.whitelist(methods=["POST"])
+def undo_bulk_job(bulk_job: str | None = None) -> dict:
+	"""Start an Undo of a finished bulk job (its requester or a System Manager): a new job that puts
+	back what the job replaced on each record it changed - unless someone changed the record since,
+	then it is left as is. Set Value (both paths), tags and assignments can be undone, and an Undo
+	itself (that redoes). Returns ``enqueue_bulk``'s answer for the new job."""
+	job = _check_job_access(bulk_job)
+	req = request.parse(
+		user=frappe.session.user, doctype=job.reference_doctype, action="undo", values={"of": job.name}
+	)
+	return jobs.start(req)
+
+
 @frappe.whitelist()
 def get_bulk_job_status(bulk_job: str | None = None) -> dict:
 	"""Status and counters of a bulk job, as in its realtime progress events."""

@@ -29,6 +29,7 @@ from rq.timeouts import JobTimeoutException
 
 from bulk_queue import (
 	access,
+	changes,
 	completion,
 	dispatch,
 	failures,
@@ -268,6 +269,9 @@ class ChunkRunner:
 		# Password values never reach a failure's error or traceback in clear.
 		self.secrets = secrets.secret_values(frappe.get_meta(job.reference_doctype), self.values)
 		self.action = get_action(job.action)
+		meta = frappe.get_meta(job.reference_doctype)
+		# What the action replaces on each record (fields, tags, assignments): journaled for an Undo.
+		self.undo_keys = self.action.undo_keys(meta, self.values) if self.action.undo_keys else []
 		self.output = job.get("output_format") or None
 		if self.errors is None or self.errors.bulk_job != job.name:
 			self.errors = failures.ErrorCounts(job.name, known=failures.known_errors(job.name))
@@ -566,10 +570,12 @@ class ChunkRunner:
 				piece = self._run_action(name)
 			except (JobTimeoutException, _Stop, _Fenced):
 				raise
-			except Skipped:
+			except Skipped as e:
 				# Nothing to do for this record: left as is, whatever the action had touched.
 				if self.tx_event is None and not self._rollback_to(savepoint, marks):
 					raise _TransactionLost from None
+				reason = secrets.scrub(str(e), self.secrets)
+				self._journal([(name, changes.LEFT_AS_IS, None, None, reason)])
 				if self.counted != self.idx:
 					self.batch.succeeded += 1
 				self.batch.unchanged += 1
@@ -645,10 +651,13 @@ class ChunkRunner:
 			except Exception as e:
 				raise _TransactionLost from e
 			try:
+				doctype = self.job.reference_doctype
+				before = changes.read_states(doctype, names, self.undo_keys)
 				with commits_held() if self.output else nullcontext():
-					failed = self.action.apply_batch(
-						self.job.reference_doctype, names, self.values, self.job.user
-					)
+					failed = self.action.apply_batch(doctype, names, self.values, self.job.user)
+				if self.undo_keys:
+					done = [n for n in names if n not in (failed[0] if self.output else failed)]
+					self._journal_changes(before, changes.read_states(doctype, done, self.undo_keys))
 			except JobTimeoutException:
 				raise
 			except Exception as e:
@@ -684,12 +693,33 @@ class ChunkRunner:
 			return
 
 	def _run_action(self, name: str):
-		doc = frappe.get_doc(self.job.reference_doctype, name)  # DoesNotExistError when it is gone
+		doctype = self.job.reference_doctype
+		doc = frappe.get_doc(doctype, name)  # DoesNotExistError when it is gone
 		doc.check_permission(self.action.ptype)
+		before = changes.read_states(doctype, [doc.name], self.undo_keys)
 		# A notification queued only with the record's commit; an output action's own commits (the
 		# print view's Access Log) wait for the one that carries its piece.
 		with enqueues_after_commit(), commits_held() if self.output else nullcontext():
-			return self.action.apply(doc, self.values)
+			result = self.action.apply(doc, self.values)
+		if self.undo_keys:
+			self._journal_changes(before, changes.read_states(doctype, [doc.name], self.undo_keys))
+		return result
+
+	def _journal_changes(self, before: dict[str, dict], after: dict[str, dict]) -> None:
+		"""Journal what each record had and has now in the keys the action replaces (in the record's
+		savepoint: it commits with the change, or goes with its rollback)."""
+		self._journal(
+			[
+				(name, changes.CHANGED, before[name], state, None)
+				for name, state in after.items()
+				if name in before and state != before[name]
+			]
+		)
+
+	def _journal(self, rows: list) -> None:
+		changes.insert(
+			bulk_job=self.job.name, owner=self.job.user, doctype=self.job.reference_doctype, rows=rows
+		)
 
 	def _rollback_to(self, savepoint: str, marks: tuple[int, int, int]) -> bool:
 		"""Undo one record; False when the transaction itself is gone (deadlock, lost connection)."""

@@ -80,6 +80,9 @@ class Planner:
 		self.slowest_page = 0.0
 		self.user = job.user
 		self.action = job.action
+		# An action whose values name its records (Undo): its own pages, not the DocType's.
+		self.plan_page = get_action(job.action).plan_page
+		self.values = json.loads(job["values"] or "{}") if self.plan_page else {}
 		self.planned = False
 		try:
 			while self._step():
@@ -149,6 +152,8 @@ class Planner:
 			)
 			names = list(dict.fromkeys(f.reference_name for f in retried))
 			read = len(retried)
+		elif self.plan_page:
+			names, last_key, read = self.plan_page(self.values, self.after, page_size)
 		else:
 			names = read_page(self.doctype, self.filters, after=self.after, page_size=page_size)
 			read = len(names)
@@ -182,7 +187,7 @@ class Planner:
 				"failed": job.failed - len(retried),
 			}
 		else:
-			self.after = names[-1] if names else self.after
+			self.after = (last_key if self.plan_page else names[-1]) if names else self.after
 			update["total"] = job.total + len(names)
 		update["plan_after"] = self.after
 		handover = None

@@ -30,6 +30,7 @@ frappe.ui.form.on("Bulk Queue Job", {
 		bulk_queue_job.show_progress(frm, bulk_queue_job.message_from_doc(frm.doc));
 		bulk_queue_job.warn_without_worker(frm);
 		bulk_queue_job.add_buttons(frm);
+		bulk_queue_job.render_left_as_is(frm);
 		bulk_queue_job.load_status(frm);
 		bulk_queue_job.load_failures(frm, frm._bq.failures_start);
 		bulk_queue_job.load_chunk_jobs(frm);
@@ -179,6 +180,10 @@ const bulk_queue_job = {
 				),
 			);
 		}
+		const undoable = (doc.__onload || {}).undoable;
+		if (undoable) {
+			frm.add_custom_button(__("Undo"), () => this.undo(frm, undoable)).addClass("bq-undo");
+		}
 		if (doc.output_file) {
 			frm.add_custom_button(
 				doc.output_format === "pdf" ? __("Download PDF") : __("Download File"),
@@ -199,6 +204,49 @@ const bulk_queue_job = {
 				__("View"),
 			);
 		}
+	},
+
+	// A new job that puts back what this one changed; its form opens.
+	undo(frm, changed) {
+		frappe.confirm(
+			__(
+				"Put back what {0} changed on {1} records? A record changed since by someone else is left as is.",
+				[frm.doc.name, format_number(changed, null, 0)],
+			),
+			() =>
+				frappe.call({
+					method: "bulk_queue.api.bulk.undo_bulk_job",
+					args: { bulk_job: frm.doc.name },
+					freeze: true,
+					callback: (r) => {
+						if (bulk_queue.tray)
+							bulk_queue.tray.track(r.message.progress || r.message);
+						frappe.set_route("Form", "Bulk Queue Job", r.message.bulk_job);
+					},
+				}),
+		);
+	},
+
+	// The records the job left as is, with the reason (the first 20; the list has them all).
+	render_left_as_is(frm) {
+		const rows = (frm.doc.__onload || {}).left_as_is || [];
+		const field = frm.get_field("left_as_is_html");
+		if (!field) return;
+		const esc = frappe.utils.escape_html;
+		const items = rows
+			.map(
+				(r) =>
+					`<tr><td>${esc(r.reference_name)}</td><td class="text-muted">${esc(r.reason || "")}</td></tr>`,
+			)
+			.join("");
+		const all = `/app/bulk-queue-change?bulk_job=${encodeURIComponent(frm.doc.name)}&outcome=${encodeURIComponent("Left As Is")}`;
+		field.$wrapper.html(
+			rows.length
+				? `<table class="table table-bordered bq-left-as-is"><thead><tr><th>${__("Record")}</th>
+				<th>${__("Why")}</th></tr></thead><tbody>${items}</tbody></table>
+				<a href="${all}">${__("All {0} records left as is", [format_number(frm.doc.unchanged, null, 0)])}</a>`
+				: "",
+		);
 	},
 
 	call(frm, method) {

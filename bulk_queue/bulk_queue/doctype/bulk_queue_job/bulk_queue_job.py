@@ -6,7 +6,8 @@ from frappe import _
 from frappe.model.document import Document
 from frappe.utils import add_to_date, now_datetime
 
-from bulk_queue import outputs, workers
+from bulk_queue import changes, outputs, workers
+from bulk_queue.actions import get_actions
 from bulk_queue.states import ACTIVE, FINISHED, OPEN
 
 
@@ -67,6 +68,7 @@ class BulkQueueJob(Document):
 		succeeded: DF.Int
 		timeout: DF.Int
 		title: DF.Data | None
+		left_as_is_html: DF.HTML | None
 		total: DF.Int
 		unchanged: DF.Int
 		user: DF.Link | None
@@ -77,6 +79,12 @@ class BulkQueueJob(Document):
 		# A job that waits for a worker nobody started: the form says so, with the command.
 		if self.status in ACTIVE and self.queue and not workers.listening(self.queue):
 			self.set_onload("no_worker", self.queue)
+		if self.unchanged:
+			self.set_onload("left_as_is", changes.left_as_is(self.name))
+		# Undo: a finished job whose action journals what it replaced, with records it changed.
+		action = get_actions().get(self.action)
+		if self.status in FINISHED and action and action.undo_keys:
+			self.set_onload("undoable", changes.count(self.name))
 
 	def on_trash(self):
 		if self.status in OPEN:
@@ -86,7 +94,7 @@ class BulkQueueJob(Document):
 				)
 			)
 		outputs.delete_job_files(self.name)  # its Print / Export file and any parts left
-		for doctype in ("Bulk Queue Failure", "Bulk Queue Error", "Bulk Queue Chunk"):
+		for doctype in ("Bulk Queue Failure", "Bulk Queue Error", "Bulk Queue Change", "Bulk Queue Chunk"):
 			frappe.db.delete(doctype, {"bulk_job": self.name})
 
 	@staticmethod
@@ -120,11 +128,11 @@ PURGE_BATCH = 2000
 
 
 def _delete_rows_of(bulk_job: str) -> None:
-	"""Delete a deleted job's files, failures and errors, then its chunks, PURGE_BATCH rows at a time, committing
+	"""Delete a deleted job's files, failures, errors and journal (what an Undo restores), then its chunks, PURGE_BATCH rows at a time, committing
 	between (chunks last: a job that still has chunks is found again by ``_orphaned_jobs`` if this stops midway)."""
 	outputs.delete_job_files(bulk_job)
 	frappe.db.commit()
-	for doctype in ("Bulk Queue Failure", "Bulk Queue Error", "Bulk Queue Chunk"):
+	for doctype in ("Bulk Queue Failure", "Bulk Queue Error", "Bulk Queue Change", "Bulk Queue Chunk"):
 		while True:
 			frappe.db.sql(f"delete from `tab{doctype}` where bulk_job=%s limit %s", (bulk_job, PURGE_BATCH))
 			deleted = frappe.db.sql("select row_count()")[0][0]

@@ -1,0 +1,25 @@
+# Copyright (c) 2026, bulk_queue contributors
+# For license information, please see license.txt
+
+from frappe.model.document import Document
+
+
+class BulkQueueChange(Document):
+	# begin: auto-generated types
+	# This code is auto-generated. Do not modify anything in this block.
+
+	from typing import TYPE_CHECKING
+
+	if TYPE_CHECKING:
+		from frappe.types import DF
+
+		after: DF.Code | None
+		before: DF.Code | None
+		bulk_job: DF.Link
+		outcome: DF.Literal["Changed", "Left As Is"]
+		reason: DF.SmallText | None
+		reference_doctype: DF.Link | None
+		reference_name: DF.DynamicLink | None
+	# end: auto-generated types
+
+	pass

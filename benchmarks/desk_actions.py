@@ -16,7 +16,14 @@ Print                  ``print_format._download_multi_pdf`` in one process (its 
                        background job), against bulk_queue's PDF merged at the end    (200)
 Export                 ``reportview.export_query`` to CSV in one process (the web     ``--export``
                        request)                                                        (20,000)
+Rename                 ``rename_doc.bulk_rename`` in one process (what the Rename      ``--rename``
+                       Tool's upload runs, at most 500 rows); then bulk_queue alone    (500), and
+                       on ``--rename-large`` records, two workers                      (20,000)
 =====================  ============================================================  ===============
+
+Renames run on BQ Warehouse records, each linked from an order (its Default Warehouse) and from two of
+its item rows, so every rename updates three links in two tables, besides Frappe's own (versions,
+comments, attachments, dynamic links).
 
 bulk_queue is timed from ``enqueue_bulk`` to the job's final status, and for Print and Export until its
 file is merged. Both ways are timed until the queues are empty too: an assignment queues its
@@ -40,6 +47,9 @@ DEAL = "BQ Deal"
 WORKFLOW = "BQ Bench Approval"
 RULE = "BQ Bench Rule"
 ASSIGNEE = "bq-bench-assignee@example.com"
+WAREHOUSE = "BQ Warehouse"
+ORDER = "BQ Order"
+ORDER_ITEM = "BQ Order Item"
 
 
 def bench_actions(frappe, args, workers, rows) -> None:
@@ -229,6 +239,87 @@ def _export(frappe, args, workers, rows, round_no) -> None:
 		_record_bq(rows, round_no, "export", count, n, seconds, own)
 
 
+def _rename(frappe, args, workers, rows, round_no) -> None:
+	from frappe.model.rename_doc import bulk_rename
+	from speed import set_site_config
+
+	n = args.rename
+	workers.ensure(1, chain=True)
+	olds = _warehouses(frappe, n)
+	frappe.set_user(USER)
+	started = time.perf_counter()
+	log = bulk_rename(WAREHOUSE, rows=[[old, f"{old}-r"] for old in olds])
+	frappe.db.commit()
+	_drain(frappe)
+	own = time.perf_counter() - started
+	frappe.set_user("Administrator")
+	assert not [line for line in log if "Failed" in line], log[:3]
+	_check_renamed(frappe, [f"{old}-r" for old in olds])
+	record(rows, "actions", round_no, f"frappe_rename_{n}", n, own)
+	for count in (1, 2):
+		workers.ensure(count, chain=True)
+		olds = _warehouses(frappe, n)
+		seconds = _run(frappe, WAREHOUSE, "rename", None, {"renames": {old: f"{old}-r" for old in olds}})
+		_check_renamed(frappe, [f"{old}-r" for old in olds])
+		_record_bq(rows, round_no, "rename", count, n, seconds, own)
+	large = args.rename_large
+	if large and round_no == 1:
+		# One job of them all: more names than a request lists by default.
+		set_site_config(workers.config, "bulk_queue_max_ids", max(large, 10_000))
+		frappe.local.conf.bulk_queue_max_ids = max(large, 10_000)
+		workers.ensure(2, chain=True)
+		try:
+			olds = _warehouses(frappe, large)
+			renames = {old: f"{old}-r" for old in olds}
+			seconds = _run(frappe, WAREHOUSE, "rename", None, {"renames": renames})
+		finally:
+			set_site_config(workers.config, "bulk_queue_max_ids", None)
+			frappe.local.conf.pop("bulk_queue_max_ids", None)
+		_check_renamed(frappe, [f"{old}-r" for old in olds])
+		record(rows, "actions", round_no, f"bq_rename_2w_{large}", large, seconds)
+
+
+def _warehouses(frappe, count: int) -> list[str]:
+	"""``count`` warehouses, each linked from an order and two of its item rows."""
+	from frappe.utils import now_datetime
+
+	tag = f"bench-{uuid.uuid4().hex[:10]}"
+	now = now_datetime()
+	names = [f"{tag}-{i:07d}" for i in range(count)]
+	meta = ["creation", "modified", "owner", "modified_by", "docstatus", "idx"]
+	audit = [now, now, "Administrator", "Administrator", 0]
+	for i in range(0, count, 5000):
+		page = names[i : i + 5000]
+		frappe.db.bulk_insert(
+			WAREHOUSE, ["name", *meta, "warehouse_name", "tag"], [(n, *audit, 0, n, tag) for n in page]
+		)
+		frappe.db.bulk_insert(
+			ORDER,
+			["name", *meta, "title", "tag", "default_warehouse", "total_qty"],
+			[(f"o-{n}", *audit, 0, n, tag, n, 3) for n in page],
+		)
+		frappe.db.bulk_insert(
+			ORDER_ITEM,
+			["name", *meta, "parent", "parenttype", "parentfield", "item", "warehouse", "qty"],
+			[
+				(f"i{k}-{n}", *audit, k, f"o-{n}", ORDER, "items", f"item-{k}", n, k)
+				for n in page
+				for k in (1, 2)
+			],
+		)
+	frappe.db.commit()
+	return names
+
+
+def _check_renamed(frappe, names) -> None:
+	frappe.db.rollback()
+	for i in range(0, len(names), 5000):
+		page = names[i : i + 5000]
+		assert frappe.db.count(WAREHOUSE, {"name": ("in", page)}) == len(page)
+		linked = frappe.db.count(ORDER_ITEM, {"warehouse": ("in", page)})
+		assert linked == 2 * len(page), f"{linked} item rows of {2 * len(page)} point at the new names"
+
+
 def _record_bq(rows, round_no, action, count, n, seconds, own, *, per_workers=False) -> None:
 	"""bulk_queue's row for ``action`` with ``count`` workers, against Frappe's own (which, for
 	``per_workers``, ran on the same number of workers)."""
@@ -252,6 +343,7 @@ ACTIONS = {
 	"add_tags": _add_tags,
 	"print": _print,
 	"export": _export,
+	"rename": _rename,
 }
 
 

@@ -61,9 +61,13 @@ def main() -> None:
 	parser.add_argument("--assign", type=int, default=1000, help="deals assigned and tagged")
 	parser.add_argument("--print", type=int, default=200, help="claims printed to one PDF")
 	parser.add_argument("--export", type=int, default=20_000, help="deals exported to CSV")
+	parser.add_argument("--rename", type=int, default=500, help="warehouses renamed, both ways")
+	parser.add_argument(
+		"--rename-large", type=int, default=20_000, help="warehouses renamed by bulk_queue alone"
+	)
 	parser.add_argument(
 		"--actions",
-		default="workflow,rule,assign_to,add_tags,print,export",
+		default="workflow,rule,assign_to,add_tags,print,export,rename",
 		help="which of Desk's actions 'actions' compares (comma separated)",
 	)
 	parser.add_argument(

@@ -142,7 +142,10 @@ def matches(row, conditions: list[tuple[str, str, object]], child) -> bool:
 	for fieldname, operator, value in conditions:
 		df = child.get_field(fieldname)
 		fieldtype = None if operator in ("in", "not in", "is", "like", "not like") else df.fieldtype
-		if not compare(row.get(fieldname), operator, value, fieldtype):
+		current = row.get(fieldname)
+		if operator in ("like", "not like"):
+			current, value = str(current or ""), str(value or "")
+		if not compare(current, operator, value, fieldtype):
 			return False
 	return True
 

@@ -141,6 +141,15 @@ def test_conditions_take_operators(three_orders, workers):
 	assert (done.status, done.unchanged) == ("Completed", 1)  # a: qty 2 and 1
 	assert [r.item_group for r in rows_of(b)] == ["Bulk", "Raw"]
 	assert [r.item_group for r in rows_of(c)] == ["Bulk"]
+	job = enqueue(
+		doctype=ORDER,
+		action="set_child_value",
+		ids=[a, b, c],
+		values={"table": "items", "where": {"item": ["like", "%ash%"]}, "set": {"qty": 9}},
+	)
+	done = wait_for_job(job["bulk_job"])
+	assert (done.status, done.unchanged) == ("Completed", 2)
+	assert [r.qty for r in rows_of(b)] == [10, 9]  # Washer only
 
 
 @pytest.fixture

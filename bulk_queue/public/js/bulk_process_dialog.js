@@ -280,8 +280,17 @@ bulk_queue.BulkProcessDialog = class BulkProcessDialog {
 				this.dialog.set_value("field", field);
 			}
 		}
-		// The fast path skips what a save does: say so where the choice is made, by name.
-		this.dialog.fields_dict.fast_note.$wrapper.html(spec.skips ? this.fast_note(spec) : "");
+		// The fast path skips what a save does: say so where the choice is made, by name. Rename
+		// takes its records from its own list, not from the selection.
+		this.dialog.fields_dict.fast_note.$wrapper.html(
+			spec.skips
+				? this.fast_note(spec)
+				: spec.named_by_values
+					? `<div class="alert alert-info bq-named-note">${__(
+							"The records renamed are those in the first column, whatever is selected in the list.",
+						)}</div>`
+					: "",
+		);
 		const label = action === "delete" ? __("Delete") : __("Start");
 		this.dialog.set_primary_action(label, () => this.start());
 		this.dialog.get_primary_btn().toggleClass("btn-danger", action === "delete");

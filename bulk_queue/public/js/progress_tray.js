@@ -132,6 +132,9 @@ bulk_queue.ProgressTray = class ProgressTray {
 				[
 					bulk_queue.describe_control(data),
 					bulk_queue.describe_planning(data),
+					data.unchanged
+						? __("{0} left as is", [bulk_queue.format_int(data.unchanged)])
+						: "",
 					bulk_queue.describe_speed(data),
 				]
 					.filter(Boolean)

@@ -30,7 +30,9 @@ def test_settings_form_explains_every_field_and_shows_overrides(open_desk, site_
 		if df.fieldtype in ("Section Break", "Column Break", "HTML"):
 			continue
 		control = page.locator(f".frappe-control[data-fieldname='{df.fieldname}']")
-		help_text = control.locator(".help-box").inner_text().strip()
+		# A table (Server Script Actions) shows its description above its grid.
+		help_box = ".grid-description" if df.fieldtype == "Table" else ".help-box"
+		help_text = control.locator(help_box).inner_text().strip()
 		assert help_text, f"{df.fieldname} has no help text on the form"
 	actions_help = page.locator(".frappe-control[data-fieldname='allowed_actions'] .help-box").inner_text()
 	assert "set_value_fast" in actions_help and "increment_counter" in actions_help

@@ -244,7 +244,13 @@ const bulk_queue_job = {
 			rows.length
 				? `<table class="table table-bordered bq-left-as-is"><thead><tr><th>${__("Record")}</th>
 				<th>${__("Why")}</th></tr></thead><tbody>${items}</tbody></table>
-				<a href="${all}">${__("All {0} records left as is", [format_number(frm.doc.unchanged, null, 0)])}</a>`
+				<a href="${all}">${
+					frm.doc.unchanged > rows.length
+						? __("All {0} records left as is", [
+								format_number(frm.doc.unchanged, null, 0),
+							])
+						: __("Open as a list")
+				}</a>`
 				: "",
 		);
 	},

@@ -1,6 +1,7 @@
 # Copyright (c) 2026, bulk_queue contributors
 # For license information, please see license.txt
 
+import frappe
 from frappe.model.document import Document
 
 
@@ -23,3 +24,9 @@ class BulkQueueChange(Document):
 	# end: auto-generated types
 
 	pass
+
+
+def on_doctype_update():
+	"""An Undo reads each record's row by job and record name: one index lookup per record, however
+	large the job (``bulk_job`` alone would scan the job's rows for every record)."""
+	frappe.db.add_index("Bulk Queue Change", ["bulk_job", "reference_name"])

@@ -50,14 +50,17 @@ def normalize(key: str, value):
 	return value if isinstance(value, str) else str(value)
 
 
-def read_states(doctype: str, names: list[str], keys: list[str]) -> dict[str, dict]:
+def read_states(
+	doctype: str, names: list[str], keys: list[str], *, for_update: bool = False
+) -> dict[str, dict]:
 	"""``{name: {key: value}}`` of the records as this transaction reads them (its own writes
-	included), normalized; a record that does not exist is missing."""
+	included), normalized; a record that does not exist is missing. ``for_update``: the latest
+	committed rows, locked - what the change then replaces (a plain read may be an older snapshot)."""
 	if not names or not keys:
 		return {}
 	rows = frappe.db.sql(
 		f"""select name, {", ".join(f"`{key}`" for key in keys)} from `tab{doctype}`
-		where name in %s""",
+		where name in %s{" for update" if for_update else ""}""",
 		(tuple(names),),
 		as_dict=True,
 	)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import csv
 import io
+import threading
 from contextlib import contextmanager
 
 import frappe
@@ -140,43 +141,67 @@ def apply(doc, values: dict) -> Renamed:
 	return Renamed(new)
 
 
+_local = threading.local()
+
+
 @contextmanager
 def _site_cache_cleared_on_commit(doctype: str):
 	"""Frappe's ``rename_doc`` clears the whole site's cache (every key in Redis) and queues a rebuild
 	of the DocType's global search, per record. Here both happen once per commit, after it - when
-	other processes can see the new names at all; this process's own document cache of the old name
-	is cleared at once."""
-	original = frappe.clear_cache
-
-	def clear_cache(user=None, doctype=None):
-		if user or doctype:
-			return original(user=user, doctype=doctype)
-		frappe.local.cache = {}
-		_after_commit(_commit_callback(renamed))
-
-	renamed = doctype
-	frappe.clear_cache = clear_cache
+	other processes can see the new names at all; this process's own request cache is cleared at
+	once. Only this thread's calls are deferred (``frappe.clear_cache`` is wrapped once per process,
+	the way ``transaction.enqueues_after_commit`` wraps ``enqueue``)."""
+	_install_clear_cache_guard()
+	previous = getattr(_local, "doctype", None)
+	_local.doctype = doctype
 	try:
 		yield
 	finally:
-		frappe.clear_cache = original
+		_local.doctype = previous
+
+
+def _install_clear_cache_guard() -> None:
+	if getattr(frappe.clear_cache, "_bulk_queue_rename", False):
+		return
+	original = frappe.clear_cache
+
+	def clear_cache(user=None, doctype=None):
+		renaming = getattr(_local, "doctype", None)
+		if renaming and not user and not doctype:
+			frappe.local.cache = {}
+			_after_commit(_commit_callback(renaming))
+			return None
+		return original(user=user, doctype=doctype)
+
+	clear_cache._bulk_queue_rename = True
+	clear_cache.__wrapped__ = original
+	frappe.clear_cache = clear_cache
+
+
+def _real_clear_cache() -> None:
+	clear = frappe.clear_cache
+	getattr(clear, "__wrapped__", clear)()
 
 
 _callbacks: dict[str, object] = {}
 
 
 def _commit_callback(doctype: str):
-	"""One callback per DocType (so adding it again in the same transaction is a no-op)."""
+	"""One callback per DocType (so adding it again in the same transaction is a no-op). It must not
+	raise: it runs inside ``frappe.db.commit()``, after the COMMIT, before the callbacks behind it."""
 	if doctype not in _callbacks:
 
 		def after_commit():
-			frappe.clear_cache()
-			frappe.enqueue(
-				"frappe.utils.global_search.rebuild_for_doctype",
-				doctype=doctype,
-				job_id=f"bulk_queue:rebuild_search:{doctype}",
-				deduplicate=True,
-			)
+			try:
+				_real_clear_cache()
+				frappe.enqueue(
+					"frappe.utils.global_search.rebuild_for_doctype",
+					doctype=doctype,
+					job_id=f"bulk_queue:rebuild_search:{doctype}",
+					deduplicate=True,
+				)
+			except Exception:
+				frappe.log_error(title=f"bulk_queue: after renaming {doctype} records")
 
 		_callbacks[doctype] = after_commit
 	return _callbacks[doctype]

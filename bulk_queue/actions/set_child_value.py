@@ -124,6 +124,10 @@ def check(meta, values: dict, user: str) -> dict:
 			continue
 		if not isinstance(given, dict):
 			frappe.throw(_("{0} must be an object of field names and values.").format(key))
+		secret = next((f for f in given if (df := child.get_field(f)) and df.fieldtype == "Password"), None)
+		if secret:
+			# A job's values are shown on its form: a child row's password would be kept in clear.
+			frappe.throw(_("{0} is a Password field: it is not set in bulk.").format(frappe.bold(secret)))
 		fields.check_values(child, given, user, parent=meta)
 		checked[key] = given
 	if remove:
@@ -145,7 +149,10 @@ def matches(row, conditions: list[tuple[str, str, object]], child) -> bool:
 		current = row.get(fieldname)
 		if operator in ("like", "not like"):
 			current, value = str(current or ""), str(value or "")
-		if not compare(current, operator, value, fieldtype):
+		try:
+			if not compare(current, operator, value, fieldtype):
+				return False
+		except TypeError:  # an empty cell of a type Frappe does not cast, compared with > or <
 			return False
 	return True
 
@@ -163,6 +170,12 @@ def apply(doc, values: dict) -> None:
 	elif values.get("set"):
 		for row in rows:
 			for fieldname, value in values["set"].items():
+				if value in (None, ""):
+					# Cleared (Frappe would cast an empty Date to today)
+					if row.get(fieldname) not in (None, ""):
+						row.set(fieldname, None)
+						changed = True
+					continue
 				new = row.cast(value, child.get_field(fieldname))
 				if row.get(fieldname) != new:
 					row.set(fieldname, new)

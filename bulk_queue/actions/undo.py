@@ -16,6 +16,8 @@ Password values (never kept in clear).
 
 from __future__ import annotations
 
+import functools
+
 import frappe
 from frappe import _
 
@@ -71,7 +73,17 @@ def check(meta, values: dict, user: str) -> dict:
 			_("{0} is {1}: undo it once it has ended.").format(job.name, _(job.status)),
 			title=_("Cannot Undo"),
 		)
-	_action_of(job)
+	keys = undo_keys(meta, {"of": job.name})
+	writable = set(meta.get_permlevel_access("write", user=user)) | {0}
+	above = [k for k in keys if (df := meta.get_field(k)) and (df.permlevel or 0) not in writable]
+	if above:
+		# A save would quietly keep the current value of a field above the user's level.
+		frappe.throw(
+			_("{0} changed {1}, which you may not change, so you cannot undo it.").format(
+				job.name, ", ".join(frappe.bold(_label(meta, k)) for k in above)
+			),
+			frappe.PermissionError,
+		)
 	if not changes.count(job.name):
 		frappe.throw(_("{0} changed no record, so there is nothing to undo.").format(job.name))
 	return {"of": job.name}
@@ -81,6 +93,12 @@ def undo_keys(meta, values: dict) -> list[str]:
 	"""The keys the undone job changed (journaled again, so an Undo can be undone)."""
 	job = _job(values["of"])
 	return _action_of(job).undo_keys(meta, frappe.parse_json(job["values"] or "{}"))
+
+
+@functools.lru_cache(maxsize=64)
+def _keys_of(bulk_job: str, doctype: str) -> tuple[str, ...]:
+	"""What ``bulk_job`` replaced (a job's action and values never change once it is recorded)."""
+	return tuple(undo_keys(frappe.get_meta(doctype), {"of": bulk_job}))
 
 
 def selects(values: dict) -> list[str] | int:
@@ -101,8 +119,9 @@ def apply(doc, values: dict) -> None:
 	entry = changes.entry(values["of"], doc.name)
 	if not entry:
 		raise Skipped(_("{0} did not change this record.").format(values["of"]))
-	keys = list(entry.after)
-	now = changes.read_states(doc.doctype, [doc.name], keys).get(doc.name) or {}
+	keys = [key for key in entry.after if key in _keys_of(values["of"], doc.doctype)]
+	# The latest committed values (a plain read may be this transaction's older snapshot).
+	now = changes.read_states(doc.doctype, [doc.name], keys, for_update=True).get(doc.name) or {}
 	moved = [key for key in keys if now.get(key) != entry.after.get(key)]
 	if moved:
 		raise Skipped(
@@ -111,7 +130,7 @@ def apply(doc, values: dict) -> None:
 				", ".join(_label(doc.meta, key) for key in moved),
 			)
 		)
-	restore(doc, entry.before)
+	restore(doc, {key: entry.before.get(key) for key in keys})
 
 
 def restore(doc, before: dict) -> None:

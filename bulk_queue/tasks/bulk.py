@@ -572,6 +572,8 @@ class ChunkRunner:
 				raise
 			except Skipped as e:
 				# Nothing to do for this record: left as is, whatever the action had touched.
+				if self.tx_event == "rollback":
+					self._refuse_rolled_back(prior)
 				if self.tx_event is None and not self._rollback_to(savepoint, marks):
 					raise _TransactionLost from None
 				reason = secrets.scrub(str(e), self.secrets)
@@ -609,14 +611,7 @@ class ChunkRunner:
 				return
 			else:
 				if self.tx_event == "rollback":
-					# The action rolled back the whole transaction: the batch before it is gone.
-					self.forced_failures[self.idx] = (
-						"TransactionRolledBack",
-						"The action rolled back the transaction; bulk actions must not commit or roll back.",
-						"",
-						prior + 1,
-					)
-					raise _TransactionLost
+					self._refuse_rolled_back(prior)
 				if self.tx_event is None:
 					try:
 						frappe.db.release_savepoint(savepoint)
@@ -630,6 +625,17 @@ class ChunkRunner:
 			finally:
 				self.applying = None
 				frappe.local.message_log = []
+
+	def _refuse_rolled_back(self, prior: int) -> None:
+		"""The action rolled back the whole transaction: the batch before it is gone, so it is redone
+		from the watermark, and this record fails."""
+		self.forced_failures[self.idx] = (
+			"TransactionRolledBack",
+			"The action rolled back the transaction; bulk actions must not commit or roll back.",
+			"",
+			prior + 1,
+		)
+		raise _TransactionLost
 
 	def _apply_batch(self) -> None:
 		"""Apply a batch action (e.g. ``set_value_fast``) to the next records in one savepoint.
@@ -652,7 +658,7 @@ class ChunkRunner:
 				raise _TransactionLost from e
 			try:
 				doctype = self.job.reference_doctype
-				before = changes.read_states(doctype, names, self.undo_keys)
+				before = changes.read_states(doctype, names, self.undo_keys, for_update=True)
 				with commits_held() if self.output else nullcontext():
 					failed = self.action.apply_batch(doctype, names, self.values, self.job.user)
 				if self.undo_keys:
@@ -696,7 +702,7 @@ class ChunkRunner:
 		doctype = self.job.reference_doctype
 		doc = frappe.get_doc(doctype, name)  # DoesNotExistError when it is gone
 		doc.check_permission(self.action.ptype)
-		before = changes.read_states(doctype, [doc.name], self.undo_keys)
+		before = changes.read_states(doctype, [doc.name], self.undo_keys, for_update=True)
 		# A notification queued only with the record's commit; an output action's own commits (the
 		# print view's Access Log) wait for the one that carries its piece.
 		with enqueues_after_commit(), commits_held() if self.output else nullcontext():

@@ -241,3 +241,35 @@ def test_the_dialog_offers_the_tables_and_their_fields_for_the_user(three_orders
 	assert {"item", "item_group", "warehouse", "qty"} <= settable
 	assert not settable & {"rate", "amount", "parent", "idx"}
 	assert "rate" not in {f["fieldname"] for f in items["matchable"]}
+
+
+def test_clearing_a_date_on_rows_empties_it_and_rows_already_empty_are_left_as_is(three_orders, workers):
+	"""Set a Date child field to nothing: the matching rows are emptied (not set to today, as Frappe's
+	cast of an empty Date would); an order whose matching rows are empty already is left as is."""
+	a, b, _c = three_orders
+	frappe.db.sql(
+		"update `tabBQ Order Item` set delivery_date='2026-01-15' where parent in %s and item_group='Raw'",
+		((a,),),
+	)
+	frappe.db.commit()
+	workers.start(1)
+	job = enqueue(
+		doctype=ORDER,
+		action="set_child_value",
+		ids=[a, b],
+		values={"table": "items", "where": {"item_group": "Raw"}, "set": {"delivery_date": None}},
+	)
+	done = wait_for_job(job["bulk_job"])
+	assert (done.status, done.succeeded, done.unchanged) == ("Completed", 2, 1)
+	assert [r.delivery_date for r in rows_of(a)] == [None, None]
+
+
+def test_a_password_field_of_a_child_table_is_not_set_in_bulk(three_orders):
+	"""A job's values are shown on its form: a child row's password would be kept there in clear."""
+	with pytest.raises(frappe.ValidationError, match="Password"):
+		enqueue(
+			doctype=ORDER,
+			action="set_child_value",
+			ids=three_orders,
+			values={"table": "items", "set": {"access_code": "s3cret"}},
+		)

@@ -103,6 +103,9 @@ def test_ctrl_c_exits_130_and_leaves_the_job_running(workers):
 		stdout=subprocess.PIPE,
 		stderr=subprocess.PIPE,
 		text=True,
+		# As from a terminal: a test run started in the background (``pytest ... &``) ignores SIGINT,
+		# and its children would inherit that.
+		preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
 	)
 	deadline = time.monotonic() + 60
 	while time.monotonic() < deadline and not frappe.db.count("BQ Test Record", {"tag": tag, "counter": 1}):

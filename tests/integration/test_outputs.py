@@ -11,6 +11,7 @@ import io
 import os
 import re
 import time
+import unicodedata
 from datetime import timedelta
 
 import frappe
@@ -73,6 +74,8 @@ def _titles_on_pages(url: str) -> list[str]:
 	order, as ``<tag>-<number>``."""
 	pages = []
 	for text in files.pdf_page_texts(_path(url)):
+		# The PDF's font joins "ff", "fi", "fl" into one glyph (ligature): "bq-14ff..." reads "bq-14ﬀ...".
+		text = unicodedata.normalize("NFKC", text)
 		found = {f"{tag}-{int(number)}" for tag, number in re.findall(r"(bq-[0-9a-f]{10})-(\d+)", text)}
 		pages.append(found.pop() if len(found) == 1 else repr(found))
 	return pages

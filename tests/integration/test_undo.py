@@ -164,3 +164,53 @@ def test_undo_from_the_console_and_the_command(workers):
 	assert result.returncode == 0, result.stdout + result.stderr
 	assert f"Undo of {first.name}" in result.stdout and "succeeded 3" in result.stdout
 	assert set(stages(names).values()) == {"Review"}
+
+
+def test_a_dry_run_of_an_undo_shows_what_it_would_put_back_and_keeps_nothing(workers):
+	"""Undo's dry run: the values it would restore, the record changed since as left as is."""
+	from bulk_queue.api.bulk import preview_bulk
+
+	_tag, names = make_records(3)
+	workers.start(1)
+	done = run(doctype=RECORD, action="set_value", ids=names, values={"stage": "Review"})
+	frappe.db.sql(f"update `tab{RECORD}` set stage='Done' where name=%s", names[0])
+	frappe.db.commit()
+	result = preview_bulk(doctype=RECORD, action="undo", values={"of": done.name})
+	by_name = {r["name"]: r for r in result["records"]}
+	assert result["total"] == 3 and result["would_fail"] == 0
+	assert "Changed since" in by_name[names[0]]["skipped"]
+	assert ("Stage", "Review", None) in {
+		(c["label"], c["old"], c["new"]) for c in by_name[names[1]]["changes"]
+	}
+	assert stages(names) == {names[0]: "Done", names[1]: "Review", names[2]: "Review"}
+
+
+def test_the_journal_goes_with_the_job_when_old_jobs_are_cleared(workers):
+	"""Retention deletes a job's journal with it."""
+	from frappe.utils import add_to_date, now_datetime
+
+	from bulk_queue.bulk_queue.doctype.bulk_queue_job.bulk_queue_job import BulkQueueJob
+
+	_tag, names = make_records(3)
+	workers.start(1)
+	done = run(doctype=RECORD, action="set_value", ids=names, values={"stage": "Review"})
+	assert len(journal(done.name)) == 3
+	frappe.db.set_value("Bulk Queue Job", done.name, "ended_at", add_to_date(now_datetime(), days=-100))
+	frappe.db.commit()
+	BulkQueueJob.clear_old_logs(days=90)
+	frappe.db.commit()
+	assert not frappe.db.exists("Bulk Queue Job", done.name)
+	assert not journal(done.name)
+
+
+def test_an_action_that_rolls_back_and_then_skips_fails_and_loses_nothing(workers):
+	"""An action rolls the whole transaction back and then raises Skipped: the records before it in
+	the batch are done again (each once), and that record fails instead of passing as left as is."""
+	tag, names = make_records(6)
+	workers.start(1)
+	done = run(doctype=RECORD, action="rollback_then_skip", ids=names, values={"on": names[3]})
+	assert (done.status, done.failed, done.unchanged) == ("Completed with Errors", 1, 0), done
+	[failure] = failures(done.name)
+	assert failure.reference_name == names[3] and failure.exception_type == "TransactionRolledBack"
+	counters = dict(frappe.db.sql(f"select name, counter from `tab{RECORD}` where tag=%s", tag))
+	assert counters == {**dict.fromkeys(names, 1), names[3]: 0}

@@ -56,60 +56,68 @@ bulk_queue.action_forms.set_child_value = {
 
 		const where_shown = `eval:doc.action==="set_child_value" && doc.${name("mode")}!=="add"`;
 		const value_shown = `eval:doc.action==="set_child_value" && doc.${name("mode")}!=="remove"`;
-		const refresh_fields = () => {
-			const t = table();
-			const rows_where = field("where_field");
-			const set_field = field("set_field");
-			rows_where.df.depends_on = where_shown;
-			set_field.df.depends_on = value_shown;
-			bpd.dialog.set_df_property(name("where_field"), "options", options(t && t.matchable));
-			bpd.dialog.set_df_property(name("set_field"), "options", options(t && t.settable));
+		// Each picker of a child field, and the value field that takes that field's control.
+		const pairs = [
+			{
+				picker: "where_field",
+				value: "where_value",
+				label: __("is"),
+				list: "matchable",
+				shown: where_shown,
+			},
+			{
+				picker: "set_field",
+				value: "set_value",
+				label: __("New Value"),
+				list: "settable",
+				shown: value_shown,
+			},
+		];
+		const label_set_field = () =>
 			bpd.dialog.set_df_property(
 				name("set_field"),
 				"label",
 				mode() === "add" ? __("Field of the new row") : __("Field"),
 			);
+		const refresh = () => bpd.dialog.refresh_dependency && bpd.dialog.refresh_dependency();
+		const refresh_fields = () => {
+			const t = table();
+			for (const pair of pairs) {
+				field(pair.picker).df.depends_on = pair.shown;
+				bpd.dialog.set_df_property(
+					name(pair.picker),
+					"options",
+					options(t && t[pair.list]),
+				);
+				bpd.dialog.set_value(name(pair.picker), "");
+				swap(pair.value, "", pair.label, [], pair.shown);
+			}
+			label_set_field();
 			bpd.dialog.set_df_property(
 				name("where_field"),
 				"description",
 				__("Empty: every row."),
 			);
-			bpd.dialog.set_value(name("where_field"), "");
-			bpd.dialog.set_value(name("set_field"), "");
-			swap("where_value", "", __("is"), [], where_shown);
-			swap("set_value", "", __("New Value"), [], value_shown);
-			bpd.dialog.refresh_dependency && bpd.dialog.refresh_dependency();
+			refresh();
 		};
 
 		field("table").df.onchange = refresh_fields;
 		field("mode").df.onchange = () => {
-			bpd.dialog.set_df_property(
-				name("set_field"),
-				"label",
-				mode() === "add" ? __("Field of the new row") : __("Field"),
-			);
-			bpd.dialog.refresh_dependency && bpd.dialog.refresh_dependency();
+			label_set_field();
+			refresh();
 		};
-		field("where_field").df.onchange = () => {
-			const t = table();
-			swap(
-				"where_value",
-				bpd.dialog.get_value(name("where_field")),
-				__("is"),
-				t && t.matchable,
-				where_shown,
-			);
-		};
-		field("set_field").df.onchange = () => {
-			const t = table();
-			swap(
-				"set_value",
-				bpd.dialog.get_value(name("set_field")),
-				__("New Value"),
-				t && t.settable,
-				value_shown,
-			);
-		};
+		for (const pair of pairs) {
+			field(pair.picker).df.onchange = () => {
+				const t = table();
+				swap(
+					pair.value,
+					bpd.dialog.get_value(name(pair.picker)),
+					pair.label,
+					t && t[pair.list],
+					pair.shown,
+				);
+			};
+		}
 		refresh_fields();
 	},
 
